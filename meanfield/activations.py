@@ -1,0 +1,476 @@
+"""Activation functions: the built-in zoo of DESIGN.md, GPN versions and user activations.
+
+An :class:`Activation` bundles
+
+* a vectorized NumPy ``f`` and ``f'`` (hand-written for the built-ins so that no
+  branch overflows, lambdified for user expressions),
+* its parameters (a dict of floats),
+* its kinks (points where ``f'`` jumps), which the quadrature engine splits at,
+* its SymPy expression, written once with parameter *symbols* (``template``) so that
+  the closed-form engine derives formulas once per family and reuses them for any
+  parameter values (the solver evaluates thousands of them).
+
+Built-ins (DESIGN.md, section Activations)::
+
+    relu, lrelu(slope=0.01), elu(alpha=1), selu(lam, alpha), dselu(lam, alpha),
+    sselu(lam, alpha, beta), lselu(lam, alpha, beta), tanh, sigmoid, softplus,
+    gelu, swish, erf, linear, nrelu(var=1), nswish(var=1)
+
+>>> act = get_activation("lrelu", slope=0.1)
+>>> act.f([-1.0, 2.0])
+array([-0.1,  2. ])
+>>> act.kinks
+(0.0,)
+>>> get_activation("relu").gpn().params["scale"]  # ReLU-GPN is sqrt(2) x (Lu et al.)
+1.414213562373095...
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import sympy as sp
+from scipy import special
+
+from meanfield._validation import check_finite_scalar, check_sign
+from meanfield.expressions import X, parse_activation_expression
+
+__all__ = [
+    "Activation",
+    "ACTIVATIONS",
+    "SELU_LAMBDA",
+    "SELU_ALPHA",
+    "get_activation",
+    "list_activations",
+    "normalized",
+]
+
+#: Klambauer et al.'s SELU constants for the fixed point (0, 1).
+SELU_LAMBDA = 1.0507009873554805
+SELU_ALPHA = 1.6732632423543772
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+class Activation:
+    """A scalar activation function with its derivative, parameters and kinks.
+
+    Use :func:`get_activation`, :meth:`from_expression` or :meth:`from_callables`
+    rather than the constructor.
+
+    Attributes
+    ----------
+    name : str
+    params : dict
+        Parameter values by name (floats).
+    template : sympy.Expr or None
+        Expression in ``x`` and the parameter symbols (None for callables).
+    kinks : tuple of float
+        Points where ``f'`` is discontinuous.
+    scale : float
+        Width in ``x`` of the activation's finest feature (curvature near 0,
+        exponential rates); quadrature rules resolve features of this size.
+    """
+
+    def __init__(self, name, *, params=None, template=None, f=None, df=None, kinks=(),
+                 scale=1.0, mp_f=None, mp_df=None, description=""):
+        self.name = str(name)
+        self.params = {k: check_finite_scalar(v, f"{name} parameter {k}")
+                       for k, v in (params or {}).items()}
+        self.template = template
+        if f is None or df is None:
+            if template is None:
+                raise ValueError("an activation needs a SymPy template or both f and df callables")
+            f, df = _lambdify_pair(template, tuple(self.params))
+        self._f = f
+        self._df = df
+        self.kinks = tuple(sorted(float(k) for k in kinks))
+        self.scale = float(scale)
+        self._mp = (mp_f, mp_df)
+        self.description = description
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def f(self, x):
+        """Evaluate the activation elementwise (NumPy, float64 unless ``x`` is float32)."""
+        x = _as_float(x)
+        with np.errstate(over="ignore", under="ignore"):
+            return self._f(x, **self.params)
+
+    def df(self, x):
+        """Evaluate the derivative ``f'`` elementwise (one-sided from the left at kinks)."""
+        x = _as_float(x)
+        with np.errstate(over="ignore", under="ignore"):
+            out = self._df(x, **self.params)
+        return np.broadcast_to(out, np.shape(x)).astype(x.dtype, copy=False) if np.ndim(out) < np.ndim(x) else out
+
+    __call__ = f
+
+    @property
+    def expr(self):
+        """The SymPy expression with parameter values substituted (None for callables)."""
+        if self.template is None:
+            return None
+        return self.template.subs({sp.Symbol(k, real=True): sp.Float(v, 17)
+                                   for k, v in self.params.items()})
+
+    @property
+    def parameter_symbols(self):
+        """The template's parameter symbols, in the order of :attr:`params`."""
+        return tuple(sp.Symbol(k, real=True) for k in self.params)
+
+    def mpmath_functions(self):
+        """Return ``(f, df)`` evaluating in mpmath arbitrary precision, or None if unavailable."""
+        if self._mp[0] is not None:
+            return self._mp
+        if self.template is None:
+            return None
+        return _mpmath_pair(self.template, tuple(self.params), tuple(self.params.values()))
+
+    # -- derived activations ------------------------------------------------------------------
+    def with_params(self, **params):
+        """Return a copy with some parameter values replaced."""
+        unknown = set(params) - set(self.params)
+        if unknown:
+            raise ValueError(f"{self.name} has no parameter(s) {sorted(unknown)}; "
+                             f"its parameters are {sorted(self.params)}")
+        new = object.__new__(Activation)
+        new.__dict__.update(self.__dict__)
+        new.params = {**self.params, **{k: check_finite_scalar(v, f"{self.name} parameter {k}")
+                                        for k, v in params.items()}}
+        new._mp = self._mp if self.template is None else (None, None)
+        return new
+
+    def affine(self, scale, shift, name=None):
+        """Return ``scale * f + shift`` as a new activation (parameters ``scale``, ``shift`` added)."""
+        scale = check_finite_scalar(scale, "scale")
+        shift = check_finite_scalar(shift, "shift")
+        s_name, b_name = _fresh("scale", self.params), _fresh("shift", self.params)
+        base_f, base_df, base_names = self._f, self._df, tuple(self.params)
+
+        def f(x, **p):
+            return p[s_name] * base_f(x, **{k: p[k] for k in base_names}) + p[b_name]
+
+        def df(x, **p):
+            return p[s_name] * base_df(x, **{k: p[k] for k in base_names})
+
+        template = None
+        if self.template is not None:
+            template = sp.Symbol(s_name, real=True) * self.template + sp.Symbol(b_name, real=True)
+        mp_f = mp_df = None
+        if self.template is None and self._mp[0] is not None:
+            mf, mdf = self._mp
+            mp_f, mp_df = (lambda x: scale * mf(x) + shift), (lambda x: scale * mdf(x))
+        return Activation(name or f"{scale:.6g}*{self.name}{shift:+.6g}",
+                          params={**self.params, s_name: scale, b_name: shift},
+                          template=template, f=f, df=df, kinks=self.kinks, scale=self.scale,
+                          mp_f=mp_f, mp_df=mp_df, description=f"affine transform of {self.name}")
+
+    def gpn(self, sign=1, method="auto"):
+        """Return the Gaussian-Poincare normalized version ``a f + b`` (Lu, Gould, Ajanthan).
+
+        ``a, b`` are :func:`meanfield.maps.gpn_constants`: ``E[(a f(z) + b)^2] =
+        E[(a f'(z))^2] = 1`` for ``z ~ N(0, 1)``; ``sign`` picks the root for ``b``.
+        """
+        from meanfield.maps import gpn_constants
+
+        a, b = gpn_constants(self, sign=check_sign(sign), method=method)
+        return self.affine(a, b, name=f"{self.name}-gpn")
+
+    # -- misc ---------------------------------------------------------------------------------
+    def to_dict(self):
+        """JSON-friendly description: name, parameters, kinks, expression."""
+        return {"name": self.name, "params": dict(self.params), "kinks": list(self.kinks),
+                "expression": None if self.template is None else str(self.expr)}
+
+    def __repr__(self):
+        ps = ", ".join(f"{k}={v:.10g}" for k, v in self.params.items())
+        return f"Activation({self.name}{', ' if ps else ''}{ps})"
+
+    # -- constructors for user activations ------------------------------------------------------
+    @classmethod
+    def from_expression(cls, text, *, name=None, params=None):
+        """Build an activation from a SymPy expression string in ``x`` (parsed safely).
+
+        Parameters
+        ----------
+        text : str
+            E.g. ``"x*erf(x)"``, ``"Max(x, 0)"``, ``"Piecewise((x, x > 0), (a*(exp(x) - 1), True))"``.
+        name : str, optional
+        params : dict, optional
+            Values of the parameters the expression uses besides ``x``.
+
+        >>> act = Activation.from_expression("Piecewise((x, x > 0), (a*x, True))", params={"a": 0.2})
+        >>> act.kinks, float(act.f(-1.0))
+        ((0.0,), -0.2)
+        """
+        params = dict(params or {})
+        template = parse_activation_expression(text, params=list(params))
+        free = {s.name for s in template.free_symbols} - {"x"}
+        missing = free - set(params)
+        if missing:
+            raise ValueError(f"expression uses parameters {sorted(missing)} without values")
+        if X not in template.free_symbols:
+            raise ValueError(f"expression must depend on x; got {text!r}")
+        values = {k: check_finite_scalar(v, f"parameter {k}") for k, v in params.items()}
+        kinks = _kinks_of(template, values)
+        return cls(name or text, params=values, template=template, kinks=kinks,
+                   description=f"user expression {text}")
+
+    @classmethod
+    def from_callables(cls, f, df=None, *, name="custom", kinks=(), scale=1.0, mp_f=None, mp_df=None):
+        """Build an activation from a pair of vectorized NumPy callables ``f(x)``, ``f'(x)``.
+
+        The closed-form engine needs a SymPy expression, so such activations use
+        the quadrature engine; pass ``mp_f``/``mp_df`` (mpmath scalar callables) to
+        make the mpmath reference engine available too.
+        """
+        if not callable(f) or (df is not None and not callable(df)):
+            raise ValueError("f and df must be callables of a NumPy array")
+        if df is None:
+            def df(x):
+                raise ValueError(f"activation {name!r} was built without a derivative (df=None)")
+        kinks = tuple(check_finite_scalar(k, "kinks entry") for k in kinks)
+        return cls(name, params={}, f=lambda x: f(x), df=lambda x: df(x), kinks=kinks,
+                   scale=check_finite_scalar(scale, "scale"), mp_f=mp_f, mp_df=mp_df,
+                   description="user callables")
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+
+
+def _as_float(x):
+    x = np.asarray(x)
+    if x.dtype in (np.float32, np.float16, np.float64):
+        return x
+    return x.astype(np.float64)
+
+
+def _fresh(base, taken):
+    name, i = base, 1
+    while name in taken:
+        i += 1
+        name = f"{base}{i}"
+    return name
+
+
+def _lambdify_pair(template, names):
+    symbols = [sp.Symbol(n, real=True) for n in names]
+    f = sp.lambdify([X, *symbols], template, modules=["numpy", "scipy"])
+    df = sp.lambdify([X, *symbols], sp.diff(template, X), modules=["numpy", "scipy"])
+
+    def f_np(x, **p):
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(f(x, *(p[n] for n in names)), np.shape(x)) * np.ones_like(x)
+
+    def df_np(x, **p):
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(df(x, *(p[n] for n in names)), np.shape(x)) * np.ones_like(x)
+
+    return f_np, df_np
+
+
+def _mpmath_pair(template, names, values):
+    subs = {sp.Symbol(n, real=True): sp.Float(v, 40) for n, v in zip(names, values, strict=True)}
+    expr = template.subs(subs)
+    f = sp.lambdify(X, expr, modules="mpmath")
+    df = sp.lambdify(X, sp.diff(expr, X), modules="mpmath")
+    return f, df
+
+
+def _kinks_of(template, values):
+    """Points where the derivative may jump: Piecewise breakpoints, zeros of Abs/Max/Min args."""
+    expr = template.subs({sp.Symbol(k, real=True): v for k, v in values.items()})
+    expr = expr.rewrite(sp.Piecewise)
+    points = set()
+    for pw in expr.atoms(sp.Piecewise):
+        for _, cond in pw.args:
+            for rel in cond.atoms(sp.core.relational.Relational):
+                sol = sp.solve(sp.Eq(rel.lhs, rel.rhs), X)
+                points.update(float(s) for s in sol if s.is_real)
+    return tuple(sorted(points))
+
+
+# ------------------------------------------------------------------------------------------------
+# the built-in zoo: hand-written NumPy (overflow-free branches) beside the SymPy template
+
+_x = X
+_lam, _alpha, _beta, _slope = (sp.Symbol(n, real=True) for n in ("lam", "alpha", "beta", "slope"))
+
+
+def _neg(x):
+    return np.minimum(x, 0)
+
+
+def _relu(x):
+    return np.maximum(x, 0)
+
+
+def _step(x):
+    return (x > 0).astype(x.dtype if x.dtype.kind == "f" else float)
+
+
+def _sech2(x):
+    t = np.exp(-2 * np.abs(x))
+    return 4 * t / (1 + t) ** 2
+
+
+_BUILTIN_SPECS = {
+    "relu": dict(
+        template=sp.Piecewise((_x, _x > 0), (0, True)), defaults={}, kinks=(0.0,),
+        f=lambda x: _relu(x), df=lambda x: _step(x), description="max(x, 0)"),
+    "lrelu": dict(
+        template=sp.Piecewise((_x, _x > 0), (_slope * _x, True)), defaults={"slope": 0.01},
+        kinks=(0.0,), f=lambda x, slope: np.where(x > 0, x, slope * x),
+        df=lambda x, slope: np.where(x > 0, 1.0, slope).astype(x.dtype),
+        description="leaky ReLU: x for x > 0, slope*x otherwise"),
+    "elu": dict(
+        template=sp.Piecewise((_x, _x > 0), (_alpha * (sp.exp(_x) - 1), True)),
+        defaults={"alpha": 1.0}, kinks=(0.0,),
+        f=lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(_neg(x))),
+        df=lambda x, alpha: np.where(x > 0, 1.0, alpha * np.exp(_neg(x))).astype(x.dtype),
+        description="x for x > 0, alpha*(e^x - 1) otherwise"),
+    "selu": dict(
+        template=sp.Piecewise((_lam * _x, _x > 0), (_lam * _alpha * (sp.exp(_x) - 1), True)),
+        defaults={"lam": SELU_LAMBDA, "alpha": SELU_ALPHA}, kinks=(0.0,),
+        f=lambda x, lam, alpha: lam * np.where(x > 0, x, alpha * np.expm1(_neg(x))),
+        df=lambda x, lam, alpha: (lam * np.where(x > 0, 1.0, alpha * np.exp(_neg(x)))).astype(x.dtype),
+        description="Klambauer et al.: lam*x for x > 0, lam*alpha*(e^x - 1) otherwise"),
+    "dselu": dict(
+        template=sp.Piecewise((_lam * _x, _x > 0), (_lam * _alpha * (sp.exp(_x) - 1), True)),
+        defaults=None, required=("lam", "alpha"), kinks=(0.0,),
+        f=lambda x, lam, alpha: lam * np.where(x > 0, x, alpha * np.expm1(_neg(x))),
+        df=lambda x, lam, alpha: (lam * np.where(x > 0, 1.0, alpha * np.exp(_neg(x)))).astype(x.dtype),
+        description="depth-aware SELU (Chen et al. 2020b): SELU's form, parameters from solve('dselu', eps)"),
+    "sselu": dict(
+        template=sp.Piecewise((_lam * _x, _x > 0),
+                              (_lam * _alpha * (sp.exp(_beta * _x) - 1), True)),
+        defaults=None, required=("lam", "alpha", "beta"), kinks=(0.0,),
+        f=lambda x, lam, alpha, beta: lam * np.where(x > 0, x, alpha * np.expm1(beta * _neg(x))),
+        df=lambda x, lam, alpha, beta: (lam * np.where(x > 0, 1.0, alpha * beta * np.exp(beta * _neg(x)))).astype(x.dtype),
+        description="scaled SELU (Chen et al.): lam*x for x > 0, lam*alpha*(e^(beta x) - 1) otherwise"),
+    "lselu": dict(
+        template=sp.Piecewise((_lam * _x, _x > 0),
+                              (_lam * (_alpha * sp.exp(_x) + _beta * _x - _alpha), True)),
+        defaults=None, required=("lam", "alpha", "beta"), kinks=(0.0,),
+        f=lambda x, lam, alpha, beta: lam * np.where(x > 0, x, alpha * np.expm1(_neg(x)) + beta * x),
+        df=lambda x, lam, alpha, beta: (lam * np.where(x > 0, 1.0, alpha * np.exp(_neg(x)) + beta)).astype(x.dtype),
+        description="leaky SELU (Chen et al.): lam*x for x > 0, lam*(alpha e^x + beta x - alpha) otherwise"),
+    "tanh": dict(
+        template=sp.tanh(_x), defaults={}, kinks=(),
+        f=lambda x: np.tanh(x), df=lambda x: _sech2(x), description="tanh(x)"),
+    "sigmoid": dict(
+        template=1 / (1 + sp.exp(-_x)), defaults={}, kinks=(),
+        f=lambda x: special.expit(x), df=lambda x: special.expit(x) * special.expit(-x),
+        description="logistic sigmoid 1/(1 + e^-x)"),
+    "softplus": dict(
+        template=sp.log(1 + sp.exp(_x)), defaults={}, kinks=(),
+        f=lambda x: np.logaddexp(0, x), df=lambda x: special.expit(x),
+        description="log(1 + e^x)"),
+    "gelu": dict(
+        template=_x * (1 + sp.erf(_x / sp.sqrt(2))) / 2, defaults={}, kinks=(),
+        f=lambda x: x * special.ndtr(x),
+        df=lambda x: special.ndtr(x) + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x),
+        description="exact GELU x*Phi(x) (erf form)"),
+    "swish": dict(
+        template=_x / (1 + sp.exp(-_x)), defaults={}, kinks=(),
+        f=lambda x: x * special.expit(x),
+        df=lambda x: special.expit(x) * (1 + x * special.expit(-x)),
+        description="swish / SiLU x*sigmoid(x)"),
+    "erf": dict(
+        template=sp.erf(_x), defaults={}, kinks=(),
+        f=lambda x: special.erf(x),
+        df=lambda x: (2 / math.sqrt(math.pi)) * np.exp(-x * x), description="erf(x)"),
+    "linear": dict(
+        template=_x, defaults={}, kinks=(),
+        f=lambda x: x + 0, df=lambda x: np.ones_like(x), description="identity x"),
+}
+
+_NORMALIZED = {"nrelu": "relu", "nswish": "swish"}
+
+
+def _builtin(name, params):
+    spec = _BUILTIN_SPECS[name]
+    defaults = spec["defaults"] or {}
+    allowed = set(defaults) | set(spec.get("required", ()))
+    unknown = set(params) - allowed
+    if unknown:
+        raise ValueError(f"{name} has no parameter(s) {sorted(unknown)}; "
+                         f"its parameters are {sorted(allowed) or 'none'}")
+    missing = [p for p in spec.get("required", ()) if p not in params]
+    if missing:
+        raise ValueError(
+            f"{name} needs parameter(s) {missing} (e.g. from meanfield.solve({name!r}, eps=...)); "
+            f"got {sorted(params) or 'none'}")
+    order = list(defaults) + [p for p in spec.get("required", ()) if p not in defaults]
+    values = {k: params.get(k, defaults.get(k)) for k in order}
+    scale = 1.0
+    if name == "sselu":
+        scale = min(1.0, 1.0 / max(abs(check_finite_scalar(values["beta"], "beta")), 1e-300))
+    f0, df0 = spec["f"], spec["df"]
+    return Activation(name, params=values, template=spec["template"],
+                      f=lambda x, **p: f0(x, **p), df=lambda x, **p: df0(x, **p),
+                      kinks=spec["kinks"], scale=scale, description=spec["description"])
+
+
+def normalized(act, var=1.0, method="auto"):
+    """Yuan & Zhu's normalized activation ``lam (f(x) - mu)`` at input variance ``var``.
+
+    ``lam = sqrt((rho + rho') / (2 rho rho'))`` with ``rho = Var[f(x)]/var`` and
+    ``rho' = E[f'(x)^2]`` (Yuan & Zhu, eq. 13, 31), ``mu = E[f(x)]``, x ~ N(0, var); the
+    learnable offset of their eq. 15 is at its initial value 0.
+    """
+    from meanfield.maps import normalization_factor, output_mean
+
+    _, _, lam = normalization_factor(act, var, method=method)
+    mu = output_mean(act, 0.0, var, method=method)
+    lam, mu = float(lam), float(mu)
+    return act.affine(lam, -lam * mu, name=f"n{act.name}")
+
+
+def get_activation(name, **params):
+    """Return a built-in activation by name, with parameters overriding the defaults.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`list_activations`. An :class:`Activation` is returned unchanged.
+    **params : float
+        Parameter values (e.g. ``slope=0.2`` for ``lrelu``, ``var=2.0`` for ``nrelu``).
+
+    Raises
+    ------
+    ValueError
+        Unknown name, unknown parameter, missing required parameter, or a non-finite value.
+    """
+    if isinstance(name, Activation):
+        return name.with_params(**params) if params else name
+    key = str(name).lower()
+    if key in _BUILTIN_SPECS:
+        return _builtin(key, params)
+    if key in _NORMALIZED:
+        unknown = set(params) - {"var"}
+        if unknown:
+            raise ValueError(f"{key} has no parameter(s) {sorted(unknown)}; its parameter is var")
+        var = check_finite_scalar(params.get("var", 1.0), "var")
+        if var <= 0:
+            raise ValueError(f"var must be > 0 (valid range: (0, inf)); got {var}")
+        return normalized(_builtin(_NORMALIZED[key], {}), var)
+    raise ValueError(f"unknown activation {name!r}; built-ins are {', '.join(list_activations())}")
+
+
+def list_activations():
+    """Names of the built-in activations, in DESIGN.md's order."""
+    return [*_BUILTIN_SPECS, *_NORMALIZED]
+
+
+#: Registry of built-in names -> one-line descriptions.
+ACTIVATIONS: Mapping[str, str] = {
+    **{k: v["description"] for k, v in _BUILTIN_SPECS.items()},
+    "nrelu": "Yuan & Zhu's normalized ReLU lam*(relu(x) - mu) at input variance var",
+    "nswish": "Yuan & Zhu's normalized swish lam*(swish(x) - mu) at input variance var",
+}
+

@@ -1,0 +1,327 @@
+"""Mean-field maps of an activation (DESIGN.md, section Notation).
+
+All maps take an activation (an :class:`~meanfield.activations.Activation` or a
+built-in name), broadcast over array arguments like NumPy, and accept
+``method="auto" | "closed" | "quadrature" | "mpmath"`` (see :mod:`meanfield.engines`).
+Throughout, ``z ~ N(0, 1)`` and ``x ~ N(0, q)``.
+
+>>> round(float(phi("selu", 1.0)) - 1, 4)  # Chen et al.: SELU has eps = 0.0716
+0.0716
+>>> [round(float(v), 4) for v in gpn_constants("relu")]  # Lu et al.: ReLU-GPN = 1.4142 x
+[1.4142, 0.0]
+>>> round(float(r_score("relu", 1.0)), 3)  # Yuan & Zhu, Fig. 2
+-0.383
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from meanfield._validation import as_real_array, check_sign
+from meanfield.activations import Activation, get_activation
+from meanfield.engines import get_engine
+
+__all__ = [
+    "second_moment",
+    "phi",
+    "dphi_dq",
+    "delta",
+    "gamma",
+    "gamma1",
+    "output_mean",
+    "selu_map",
+    "selu_map_jacobian",
+    "gpn_constants",
+    "normalization_factor",
+    "r_score",
+    "expect",
+]
+
+
+def _act(act):
+    return act if isinstance(act, Activation) else get_activation(act)
+
+
+def _out(arr):
+    arr = np.asarray(arr, dtype=float)
+    return arr[()] if arr.ndim == 0 else arr
+
+
+def _moment(act, quantity, mean, var, method, derivative=None):
+    engine = get_engine(method, act, quantity)
+    out = engine.expect(act, quantity, mean, var, derivative)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(
+            f"E[{quantity}] of {act.name} is not finite at the given mean/var "
+            f"(the expectation diverges or overflows float64)")
+    return out
+
+
+def second_moment(act, q, *, method="auto"):
+    """Second moment of the activation's output, ``E[f(x)^2]``, x ~ N(0, q).
+
+    The q-map with unit weight variance and no bias (Chen et al., eq. 2 and A.1):
+    ``q_l = second_moment(q_{l-1})``.
+
+    Parameters
+    ----------
+    act : Activation or str
+    q : array_like
+        Pre-activation second moment(s), ``q > 0``.
+    method : {"auto", "closed", "quadrature", "mpmath"}
+
+    Returns
+    -------
+    ndarray or float
+
+    >>> float(second_moment("relu", 2.0))  # q/2 for ReLU
+    1.0
+    """
+    act = _act(act)
+    q = as_real_array(q, "q", positive=True)
+    return _out(_moment(act, "f2", np.zeros_like(q), q, method))
+
+
+def phi(act, q, *, method="auto"):
+    """``phi(q) = E[f'(x)^2]``, x ~ N(0, q) (Chen et al., eq. 6).
+
+    The second moment of the activation Jacobian's singular values; Definition 2
+    asks ``phi(1) = 1 + eps`` and ``min(1, 1/q) < phi(q) < max(1, 1/q)``.
+
+    >>> float(phi("relu", 3.0))
+    0.5
+    """
+    act = _act(act)
+    q = as_real_array(q, "q", positive=True)
+    return _out(_moment(act, "df2", np.zeros_like(q), q, method))
+
+
+def dphi_dq(act, q, *, method="auto"):
+    """Exact derivative ``d phi / d q`` (no finite difference).
+
+    For ``g = f'^2`` with kinks ``a_i`` where ``g`` jumps by ``J_i``,
+
+    .. math:: \\frac{d\\phi}{dq} = \\frac{E[x\\,g'(x)]}{2q}
+              + \\sum_i J_i \\frac{a_i}{2q} \\frac{e^{-a_i^2/2q}}{\\sqrt{2\\pi q}}
+
+    (closed engine) or equivalently ``E[g(x)(x^2 - q)]/(2 q^2)`` (other engines).
+
+    >>> float(dphi_dq("linear", 1.0))
+    0.0
+    """
+    act = _act(act)
+    q = as_real_array(q, "q", positive=True)
+    return _out(_moment(act, "df2", np.zeros_like(q), q, method, derivative="var"))
+
+
+def delta(act, q, *, method="auto"):
+    """``delta_q = q phi(q) / E[f(x)^2] - 1``, i.e. ``(1 + delta_q) E[f^2] = E[f'^2] E[x^2]``.
+
+    Chen et al., eq. 2 and A.4; ``1 + delta_q`` is the per-layer gradient growth
+    rate of Proposition 3.1.
+
+    >>> float(delta("relu", 5.0))
+    0.0
+    """
+    act = _act(act)
+    q = as_real_array(q, "q", positive=True)
+    second = _moment(act, "f2", np.zeros_like(q), q, method)
+    if np.any(second <= 0):
+        raise ValueError(f"E[f(x)^2] of {act.name} vanishes; delta_q is undefined")
+    return _out(q * _moment(act, "df2", np.zeros_like(q), q, method) / second - 1)
+
+
+def gamma1(act, *, method="auto"):
+    """``gamma_{q=1} = |d phi/dq (1) + 1|`` (Proposition 3.1, Table 5): smaller is stronger.
+
+    >>> float(gamma1("linear"))  # phi = 1 everywhere: no self-normalization
+    1.0
+    """
+    return _out(np.abs(dphi_dq(_act(act), 1.0, method=method) + 1))
+
+
+def gamma(act, q, *, method="auto"):
+    """``gamma_q`` of Chen et al., eq. 8: phi(q) as an interpolation between 1 and 1/q.
+
+    ``q < 1``: ``1 - (phi(q) - 1)/(1/q - 1)``; ``q > 1``: ``(phi(q) - 1/q)/(1 - 1/q)``;
+    ``q = 1``: :func:`gamma1`. Definition 2 holds at ``q`` exactly when ``0 < gamma_q < 1``.
+    Near ``q = 1`` with ``phi(1) = 1 + eps != 1`` the ratio diverges like ``eps/|q - 1|``.
+
+    >>> float(gamma("relu", 4.0))  # phi = 1/2: (1/2 - 1/4)/(3/4)
+    0.333333333333...
+    """
+    act = _act(act)
+    q = as_real_array(q, "q", positive=True)
+    p = _moment(act, "df2", np.zeros_like(q), q, method)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        below = 1 - (p - 1) / (1 / q - 1)
+        above = (p - 1 / q) / (1 - 1 / q)
+    out = np.where(q < 1, below, above)
+    if np.any(q == 1):
+        out = np.where(q == 1, gamma1(act, method=method), out)
+    return _out(out)
+
+
+def output_mean(act, mean, var, *, method="auto"):
+    """``E[f(x)]``, x ~ N(mean, var): the output-mean map (Chen et al., eq. 12, Fig. 3).
+
+    >>> round(float(output_mean("selu", 0.0, 1.0)), 12)  # SELU's fixed point has mean 0
+    0.0
+    """
+    act = _act(act)
+    mean = as_real_array(mean, "mean")
+    var = as_real_array(var, "var", positive=True)
+    mean, var = np.broadcast_arrays(mean, var)
+    return _out(_moment(act, "f", mean, var, method))
+
+
+def _selu_args(mu, nu, omega, tau):
+    mu = as_real_array(mu, "mu")
+    nu = as_real_array(nu, "nu", positive=True)
+    omega = as_real_array(omega, "omega")
+    tau = as_real_array(tau, "tau", positive=True)
+    return np.broadcast_arrays(mu, nu, omega, tau)
+
+
+def selu_map(act, mu, nu, omega=0.0, tau=1.0, *, method="auto"):
+    """Klambauer et al.'s mean/variance map ``g: (mu, nu) -> (mu~, nu~)``.
+
+    ``mu~ = E[f(y)]``, ``nu~ = E[f(y)^2] - mu~^2`` with ``y ~ N(mu*omega, nu*tau)``;
+    ``omega`` and ``tau`` are n times the mean and second moment of the weights.
+
+    Returns
+    -------
+    (mean, variance) : tuple of arrays
+
+    >>> m, v = selu_map("selu", 0.0, 1.0)
+    >>> round(float(m), 10), round(float(v), 10)  # the fixed point (0, 1)
+    (0.0, 1.0)
+    """
+    act = _act(act)
+    mu, nu, omega, tau = _selu_args(mu, nu, omega, tau)
+    m, v = mu * omega, nu * tau
+    first = _moment(act, "f", m, v, method)
+    second = _moment(act, "f2", m, v, method)
+    return _out(first), _out(second - first**2)
+
+
+def selu_map_jacobian(act, mu, nu, omega=0.0, tau=1.0, *, method="auto"):
+    """2x2 Jacobian of :func:`selu_map` with respect to ``(mu, nu)``, shape ``(..., 2, 2)``.
+
+    Rows are ``(mu~, nu~)``, columns ``(mu, nu)``. Exact: ``d/dmu = omega d/dm``,
+    ``d/dnu = tau d/dv`` of the Gaussian expectations, computed by the engine.
+    Klambauer et al.: at SELU's fixed point (0, 1) with ``omega=0, tau=1`` the
+    spectral norm is 0.7877 < 1 (the map is a contraction).
+
+    >>> J = selu_map_jacobian("selu", 0.0, 1.0)
+    >>> round(float(np.linalg.norm(J, 2)), 4)
+    0.7877
+    """
+    act = _act(act)
+    mu, nu, omega, tau = _selu_args(mu, nu, omega, tau)
+    m, v = mu * omega, nu * tau
+    first = _moment(act, "f", m, v, method)
+    d1_dm = _moment(act, "f", m, v, method, "mean")
+    d1_dv = _moment(act, "f", m, v, method, "var")
+    d2_dm = _moment(act, "f2", m, v, method, "mean")
+    d2_dv = _moment(act, "f2", m, v, method, "var")
+    jac = np.empty(m.shape + (2, 2))
+    jac[..., 0, 0] = omega * d1_dm
+    jac[..., 0, 1] = tau * d1_dv
+    jac[..., 1, 0] = omega * (d2_dm - 2 * first * d1_dm)
+    jac[..., 1, 1] = tau * (d2_dv - 2 * first * d1_dv)
+    return jac
+
+
+def gpn_constants(act, *, sign=1, method="auto"):
+    """``(a, b)`` making ``a f + b`` Gaussian-Poincare normalized (Lu, Gould, Ajanthan).
+
+    ``E[(a f(z) + b)^2] = E[(a f'(z))^2] = 1`` with ``a = E[f'(z)^2]^(-1/2)`` and
+    ``b = -a E[f(z)] + sign * sqrt(1 - a^2 Var[f(z)])``. The root is real by the
+    Gaussian-Poincare inequality ``Var f <= E f'^2``; ``sign=+1`` (default) gives the
+    non-negative-mean version, continuous in the activation's parameters.
+
+    >>> a, b = gpn_constants("lrelu")  # Yuan & Zhu: LReLU(0.01)-GPN has a = 1.4141
+    >>> round(float(a), 4)
+    1.4141
+    """
+    act = _act(act)
+    sign = check_sign(sign)
+    one, zero = np.ones(()), np.zeros(())
+    p = float(_moment(act, "df2", zero, one, method))
+    if p <= 0:
+        raise ValueError(f"E[f'(z)^2] of {act.name} is 0: a constant activation has no GPN version")
+    a = p**-0.5
+    first = float(_moment(act, "f", zero, one, method))
+    var_f = float(_moment(act, "f2", zero, one, method)) - first**2
+    slack = 1 - a * a * var_f
+    if slack < 0:
+        # Var f <= E f'^2 (Gaussian-Poincare), so only rounding makes slack negative.
+        if slack < -1e-9:
+            raise ValueError(f"Var f(z) > E f'(z)^2 for {act.name}: the Gaussian-Poincare "
+                             "inequality fails, so f' does not match f (check the derivative)")
+        slack = 0.0
+    return a, -a * first + sign * np.sqrt(slack)
+
+
+def normalization_factor(act, var=1.0, *, method="auto"):
+    """Yuan & Zhu's ``(rho, rho', lam)`` at input variance ``var`` (eq. 5, 6, 13, 31).
+
+    ``rho = Var[f(x)]/var``, ``rho' = E[f'(x)^2]``, ``lam = sqrt((rho + rho')/(2 rho rho'))``
+    with x ~ N(0, var).
+
+    >>> rho, rho_p, lam = normalization_factor("linear", 2.0)
+    >>> float(rho), float(rho_p), float(lam)
+    (1.0, 1.0, 1.0)
+    """
+    act = _act(act)
+    var = as_real_array(var, "var", positive=True)
+    zero = np.zeros_like(var)
+    first = _moment(act, "f", zero, var, method)
+    rho = (_moment(act, "f2", zero, var, method) - first**2) / var
+    rho_p = _moment(act, "df2", zero, var, method)
+    if np.any(rho <= 0) or np.any(rho_p <= 0):
+        raise ValueError(f"{act.name} has zero output variance or zero derivative at this var")
+    lam = np.sqrt((rho + rho_p) / (2 * rho * rho_p))
+    return _out(rho), _out(rho_p), _out(lam)
+
+
+def r_score(act, var=1.0, *, method="auto"):
+    """Yuan & Zhu's R score ``ln(Var[f(x)] / (var E[f'(x)^2]))``, x ~ N(0, var) (eq. 19).
+
+    Never positive (Gaussian-Poincare); 0 only for linear functions.
+
+    >>> float(r_score("linear", 3.0))
+    0.0
+    """
+    rho, rho_p, _ = normalization_factor(act, var, method=method)
+    return _out(np.log(np.asarray(rho) / np.asarray(rho_p)))
+
+
+def expect(g, mean=0.0, var=1.0, *, method="auto", kinks=(), params=None):
+    """General Gaussian expectation ``E[g(x)]``, x ~ N(mean, var).
+
+    Parameters
+    ----------
+    g : Activation, str, or callable
+        An activation, a SymPy expression string in ``x`` (parsed safely), or a
+        vectorized NumPy callable (quadrature engine only).
+    mean, var : array_like
+    method : {"auto", "closed", "quadrature", "mpmath"}
+    kinks : sequence of float
+        Points where a callable ``g`` is not smooth (the quadrature splits there).
+    params : dict, optional
+        Parameter values for an expression string.
+
+    >>> float(expect("x**4", 0.0, 2.0))  # 3 var^2
+    12.0
+    """
+    if isinstance(g, Activation):
+        act = g
+    elif isinstance(g, str):
+        act = Activation.from_expression(g, params=params)
+    elif callable(g):
+        act = Activation.from_callables(g, None, name="g", kinks=kinks)
+    else:
+        raise ValueError(f"g must be an Activation, an expression string or a callable; got {g!r}")
+    return output_mean(act, mean, var, method=method)
