@@ -350,7 +350,8 @@ _BUILTIN_SPECS = {
                               (_lam * _alpha * (sp.exp(_beta * _x) - 1), True)),
         defaults=None, required=("lam", "alpha", "beta"), kinks=(0.0,),
         f=lambda x, lam, alpha, beta: lam * np.where(x > 0, x, alpha * np.expm1(beta * _neg(x))),
-        df=lambda x, lam, alpha, beta: (lam * np.where(x > 0, 1.0, alpha * beta * np.exp(beta * _neg(x)))).astype(x.dtype),
+        df=lambda x, lam, alpha, beta: (
+            lam * np.where(x > 0, 1.0, alpha * beta * np.exp(beta * _neg(x)))).astype(x.dtype),
         description="scaled SELU (Chen et al.): lam*x for x > 0, lam*alpha*(e^(beta x) - 1) otherwise"),
     "lselu": dict(
         template=sp.Piecewise((_lam * _x, _x > 0),

@@ -1,0 +1,61 @@
+"""The ``meanfield`` command line (also ``python -m meanfield``).
+
+Subcommands live in :mod:`meanfield.commands`, one module each. Usage errors
+exit with status 2 and a one-line message on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from meanfield.commands import COMMAND_MODULES, UsageError
+
+__all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting, so errors stay one line."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser():
+    """Return the top-level parser with every available subcommand registered."""
+    from meanfield import __version__
+
+    parser = _Parser(prog="meanfield", description="Mean-field theory of activation functions.")
+    parser.add_argument("--version", action="version", version=f"meanfield {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"meanfield.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"meanfield.commands.{name}":
+                continue  # not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv=None):
+    """Entry point: parse ``argv`` and run the subcommand; returns the exit status."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if getattr(args, "handler", None) is None:
+            parser.print_help(sys.stderr)
+            return 2
+        return int(args.handler(args) or 0)
+    except (UsageError, ValueError) as exc:
+        print(f"meanfield: error: {exc}".replace("\n", " "), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("meanfield: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
