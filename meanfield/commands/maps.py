@@ -1,0 +1,65 @@
+"""``meanfield maps ACT``: every mean-field map of an activation at given q."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from meanfield import maps
+from meanfield.activations import get_activation
+from meanfield.commands import UsageError, parse_params, print_json
+from meanfield.engines import METHODS
+
+__all__ = ["register", "run", "activation_from_args"]
+
+
+def add_activation_arguments(parser):
+    """Add ACT, --param and --gpn (shared by several subcommands)."""
+    parser.add_argument("act", metavar="ACT", help="built-in activation name (see `meanfield activations`)")
+    parser.add_argument("--param", action="append", default=[], metavar="K=V",
+                        help="activation parameter, repeatable (e.g. --param beta=1.2)")
+    parser.add_argument("--gpn", action="store_true", help="use the GPN version a*f + b")
+
+
+def activation_from_args(args):
+    """Build the activation named on the command line (with --param and --gpn)."""
+    act = get_activation(args.act, **parse_params(args.param))
+    return act.gpn() if getattr(args, "gpn", False) else act
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "maps", help="phi(q), delta_q, gamma_q, ... of an activation",
+        description="Print second_moment, phi, dphi_dq, delta, gamma at each q, plus gamma1 "
+                    "and the GPN constants.")
+    add_activation_arguments(p)
+    p.add_argument("--q", type=float, nargs="+", default=[1.0], help="pre-activation second moments (> 0)")
+    p.add_argument("--method", choices=METHODS, default="auto", help="engine (default auto)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=run)
+
+
+def run(args):
+    act = activation_from_args(args)
+    q = np.asarray(args.q, dtype=float)
+    if np.any(~np.isfinite(q)) or np.any(q <= 0):
+        raise UsageError(f"--q must be finite and > 0; got {args.q}")
+    m = args.method
+    table = {
+        "q": q,
+        "second_moment": np.atleast_1d(maps.second_moment(act, q, method=m)),
+        "phi": np.atleast_1d(maps.phi(act, q, method=m)),
+        "dphi_dq": np.atleast_1d(maps.dphi_dq(act, q, method=m)),
+        "delta": np.atleast_1d(maps.delta(act, q, method=m)),
+        "gamma": np.atleast_1d(maps.gamma(act, q, method=m)),
+    }
+    result = {"activation": act.to_dict(), "method": m, "gamma1": float(maps.gamma1(act, method=m)),
+              "rows": [{k: float(v[i]) for k, v in table.items()} for i in range(q.size)]}
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"{act!r}   gamma1 = {result['gamma1']:.12g}   (method={m})")
+    cols = list(table)
+    print("  ".join(f"{c:>20}" for c in cols))
+    for row in result["rows"]:
+        print("  ".join(f"{row[c]:>20.12g}" for c in cols))
+    return 0
