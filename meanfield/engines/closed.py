@@ -235,9 +235,25 @@ class _Derived:
         values = [np.asarray(params[n], dtype=float) for n in self.names]
         shape = np.broadcast_shapes(np.shape(mean), np.shape(var), *(np.shape(v) for v in values))
         parts = {"g": np.zeros(shape), "xg": np.zeros(shape)}
-        for lo, hi, k, j, func, tag in self.terms:
-            coef, c, d, b = (np.asarray(v, dtype=float) for v in func(*values))
+        evaluated = [(lo, hi, k, j, tag, *(np.asarray(v, dtype=float) for v in func(*values)))
+                     for lo, hi, k, j, func, tag in self.terms]
+        series = self._series_mask(evaluated, mean, var, shape)
+        if series is not None:
+            mean_b, var_b = np.broadcast_to(mean, shape), np.broadcast_to(var, shape)
+            rest = ~series
+        for lo, hi, k, j, tag, coef, c, d, b in evaluated:
+            if series is not None and _at_zero_half_line(lo, hi) and j == 0:
+                if rest.any():  # the direct closed form where the series is not used
+                    sub = [np.broadcast_to(v, shape)[rest] for v in (coef, c)]
+                    value = sub[0] * _term_expectation(k, j, sub[1], d, b, lo, hi, mean_b[rest], var_b[rest])
+                    parts[tag][rest] += value
+                continue
             parts[tag] = parts[tag] + coef * _term_expectation(k, j, c, d, b, lo, hi, mean, var)
+        if series is not None:
+            for tag in parts:
+                chosen = [e for e in evaluated if e[4] == tag and _at_zero_half_line(e[0], e[1]) and e[3] == 0]
+                if chosen:
+                    parts[tag][series] += _series_pieces(chosen, var_b[series], shape, series)
         if self.derivative is None:
             return parts["g"]
         density_sum = np.zeros(shape)
@@ -248,6 +264,60 @@ class _Derived:
         if self.derivative == "mean":
             return parts["g"] + density_sum
         return (parts["xg"] - mean * parts["g"]) / (2 * var) + density_sum
+
+
+    @staticmethod
+    def _series_mask(evaluated, mean, var, shape):
+        """Values where the half-line exponential terms are summed as a power series, or None.
+
+        At mean 0 and small ``|c| sqrt(v)``, terms like ``e^{2 beta x} - 2 e^{beta x} + 1`` cancel
+        to O(v); summing ``sum_n (sum_terms coef c^n / n!) E[x^(k+n) 1_piece]`` cancels the
+        coefficients exactly instead, keeping full relative accuracy as q -> 0.
+        """
+        rates = [np.abs(c) for lo, hi, k, j, tag, coef, c, d, b in evaluated
+                 if _at_zero_half_line(lo, hi) and j == 0]
+        if not rates or np.any(mean):
+            return None
+        mask = np.broadcast_to(np.sqrt(var) * np.max(np.broadcast_arrays(*rates), axis=0)
+                               <= SERIES_MAX_RATE, shape)
+        return mask if mask.any() else None
+
+
+def _at_zero_half_line(lo, hi):
+    return (lo == 0 and hi == math.inf) or (lo == -math.inf and hi == 0)
+
+
+#: Use the power series in ``c x`` where ``|c| sqrt(v) <= SERIES_MAX_RATE`` (mean 0 only); with
+#: SERIES_TERMS terms the remainder is below (0.5)^30 / sqrt(30!) ~ 1e-24 of the leading term.
+SERIES_MAX_RATE = 0.5
+SERIES_TERMS = 30
+#: half-normal moments M_p = E[z^p 1_{z > 0}] = 2^((p-1)/2) Gamma((p+1)/2) / sqrt(2 pi)
+_HALF_MOMENTS = np.array([2 ** ((p - 1) / 2) * math.gamma((p + 1) / 2) * _INV_SQRT_2PI
+                          for p in range(SERIES_TERMS + G_MAX_ORDER + 2)])
+
+
+def _series_pieces(terms, var, shape, mask):
+    """Sum of zero-anchored half-line exp-poly terms by the series in ``c x`` (mean 0).
+
+    ``sum_p w_p s^p M_p`` with ``w_p = sum_{terms, n: k + n = p} sign * coef * c^n / n!``: the
+    cancelling combinations of coefficients are formed before any power of ``s``.
+    """
+    weights = {}
+    for lo, hi, k, j, tag, coef, c, d, b in terms:
+        coef = np.broadcast_to(coef, shape)[mask]
+        c = np.broadcast_to(c, shape)[mask]
+        term = coef
+        for n in range(SERIES_TERMS):
+            p = k + n
+            sign = 1.0 if lo == 0 else (-1.0) ** p
+            weights[p] = weights.get(p, 0.0) + sign * term
+            term = term * c / (n + 1)
+    s = np.sqrt(var)
+    total = np.zeros(s.shape)
+    lowest = min(weights)
+    for p in range(max(weights), lowest - 1, -1):  # Horner in s
+        total = total * s + weights.get(p, 0.0) * _HALF_MOMENTS[p]
+    return total * s**lowest
 
 
 @functools.lru_cache(maxsize=256)

@@ -24,7 +24,7 @@ from meanfield.tolerances import REFERENCE_DPS
 
 __all__ = ["MpmathEngine", "mp_gauss_expectation"]
 
-_GUARD_DIGITS = 15
+_GUARD_DIGITS = 8
 
 
 def mp_gauss_expectation(g, mean, var, breakpoints=(), dps=REFERENCE_DPS):
