@@ -25,6 +25,7 @@ from meanfield.tolerances import REFERENCE_DPS
 __all__ = ["MpmathEngine", "mp_gauss_expectation"]
 
 _GUARD_DIGITS = 8
+TAIL_Z = 12
 
 
 def mp_gauss_expectation(g, mean, var, breakpoints=(), dps=REFERENCE_DPS):
@@ -41,6 +42,9 @@ def mp_gauss_expectation(g, mean, var, breakpoints=(), dps=REFERENCE_DPS):
         s = mpmath.sqrt(v)
         cuts = {mpmath.mpf(0), -m / s}
         cuts.update((mpmath.mpf(b) - m) / s for b in breakpoints)
+        # the tails past |z| = 12 (Gaussian weight < 1e-31) get their own intervals: tanh-sinh
+        # then spends its nodes where the mass is and still integrates any tail growth exactly
+        cuts.update((mpmath.mpf(-TAIL_Z), mpmath.mpf(TAIL_Z)))
         cuts = sorted(c for c in cuts if abs(c) < 60)
         norm = 1 / mpmath.sqrt(2 * mpmath.pi)
 
