@@ -8,12 +8,11 @@ import warnings
 import numpy as np
 import pytest
 import sympy as sp
+from conftest import ALL_BUILTINS, REQUIRED_PARAMS
 
 from meanfield import Activation, get_activation, list_activations
 from meanfield.expressions import X, parse_activation_expression
 from meanfield.tolerances import rtol_for
-
-from conftest import ALL_BUILTINS, REQUIRED_PARAMS
 
 RNG = np.random.default_rng(7)
 POINTS = np.concatenate([RNG.normal(0, 3, 200), [-30.0, -1e-9, 0.0, 1e-9, 30.0]])

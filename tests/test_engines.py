@@ -18,12 +18,11 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import ALL_BUILTINS, PARAM_RANGES, random_draws
 
 from meanfield import ENGINES, get_activation
 from meanfield.engines import get_engine
 from meanfield.tolerances import ENGINE_RTOL
-
-from conftest import ALL_BUILTINS, PARAM_RANGES, random_draws
 
 Q_GRID = np.logspace(-3, 3, 7)
 Q_GRID_SHORT = np.array([1e-3, 1.0, 1e3])
