@@ -304,8 +304,11 @@ def _series_pieces(terms, var, shape, mask):
     """
     weights = {}
     for lo, hi, k, j, tag, coef, c, d, b in terms:
-        coef = np.broadcast_to(coef, shape)[mask]
-        c = np.broadcast_to(c, shape)[mask]
+        if coef.ndim or c.ndim:  # parameter arrays (family_moments): one weight per value
+            coef = np.broadcast_to(coef, shape)[mask]
+            c = np.broadcast_to(c, shape)[mask]
+        else:  # scalar parameters: the weights are scalars, cheap and exact
+            coef, c = float(coef), float(c)
         term = coef
         for n in range(SERIES_TERMS):
             p = k + n
