@@ -303,7 +303,7 @@ def _series_pieces(terms, var, shape, mask):
     cancelling combinations of coefficients are formed before any power of ``s``.
     """
     weights = {}
-    for lo, hi, k, j, tag, coef, c, d, b in terms:
+    for lo, _hi, k, _j, _tag, coef, c, _d, _b in terms:
         if coef.ndim or c.ndim:  # parameter arrays (family_moments): one weight per value
             coef = np.broadcast_to(coef, shape)[mask]
             c = np.broadcast_to(c, shape)[mask]
@@ -400,7 +400,7 @@ def family_moments(template, params, quantity, mean, var, derivative=None):
     >>> lam = np.array([1.0, 1.0507009873554805])
     >>> family_moments(act.template, {"lam": lam, "alpha": 1.6732632423543772},
     ...                "f2", 0.0, 1.0).round(6)
-    array([0.905812, 1.      ])
+    array([0.90582, 1.     ])
     """
     names = tuple(params)
     derived = derive(template, names, quantity, derivative)

@@ -45,13 +45,32 @@ def mp_gauss_expectation(g, mean, var, breakpoints=(), dps=REFERENCE_DPS):
         # the tails past |z| = 12 (Gaussian weight < 1e-31) get their own intervals: tanh-sinh
         # then spends its nodes where the mass is and still integrates any tail growth exactly
         cuts.update((mpmath.mpf(-TAIL_Z), mpmath.mpf(TAIL_Z)))
+        # a kink far in the tail starts a piece whose mass sits within ~1/|c| of it: give
+        # tanh-sinh nodes there (it otherwise spreads them over the transformed half-line)
+        for c in list(cuts):
+            if abs(c) > TAIL_Z / 2:
+                cuts.update(c + mpmath.sign(c) * d / abs(c) for d in (0.25, 1, 4, 16, 64))
         cuts = sorted(c for c in cuts if abs(c) < 60)
         norm = 1 / mpmath.sqrt(2 * mpmath.pi)
 
         def integrand(z):
             return g(m + s * z) * mpmath.exp(-z * z / 2) * norm
 
-        return mpmath.quad(integrand, [-mpmath.inf, *cuts, mpmath.inf], maxdegree=10)
+        points = [-mpmath.inf, *cuts, mpmath.inf]
+        intervals = list(zip(points, points[1:], strict=False))
+        # mpmath.quad stops on an *absolute* error estimate, so a result of 1e-120 would come back
+        # with few correct digits: integrate each interval scaled by a rough estimate of the whole
+        # integral's size (intervals below 1e-25 of it need no relative accuracy of their own).
+        rough = [abs(mpmath.quad(integrand, iv, maxdegree=4)) for iv in intervals]
+        size = sum(rough)
+        total = mpmath.mpf(0)
+        for iv, part in zip(intervals, rough, strict=True):
+            if part == 0:
+                continue
+            scale = max(part, size * mpmath.mpf(10) ** -25)
+            total += scale * mpmath.quad(lambda z, c=scale: integrand(z) / c, iv, maxdegree=10)
+        return total
+
 
 
 class MpmathEngine:
