@@ -1,0 +1,411 @@
+"""Checks of the self-normalization propositions that a user can run on any activation.
+
+Each ``check_*`` function returns a :class:`CheckResult`: whether the property holds, the
+measured *margin* (positive when it holds, in the property's own units), and, when it fails,
+a counterexample in the paper's terms (which q, which layer, which margin). Our hypothesis
+suite (``tests/test_properties.py``) drives the same functions over families of activations.
+
+Sources: Chen et al., *Redefining the self-normalization property* (Definition 2,
+Proposition 3.1 and its proof in A.2, Proposition 3.2 and A.3); Klambauer et al. (the SELU
+map); Lu, Gould & Ajanthan (GPN; "GPN and zero-mean only if linear"); the Gaussian-Poincare
+inequality ``Var f(x) <= var E f'(x)^2``.
+
+Two statements are checked in the exact form their proofs give, which differs from the
+paper's headline wording (see each docstring):
+
+* Definition 2's strict inequality ``min(1, 1/q) < phi(q) < max(1, 1/q)`` cannot hold at
+  ``q = 1`` when ``phi(1) = 1 + eps > 1``; it is checked outside the ``O(eps)`` neighbourhood
+  of the fixed point that it necessarily excludes.
+* Proposition 3.1's backward identity: the proof (A.2, eq. 23) gives
+  ``q_l prod_{i<=l} (1 + delta_{q_{i-1}}) E|dL/dh_l|^2 = q_0 E|dL/dh_0|^2``; the statement
+  drops ``q_l``, which is 1 only at the fixed point.
+
+>>> import meanfield as mf
+>>> result = check_poincare(mf.get_activation("tanh"))
+>>> result.passed
+True
+>>> check_definition2(mf.get_activation("relu")).passed   # phi = 1/2 < 1 for q < 1
+False
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from meanfield import maps
+from meanfield._validation import as_real_array, check_finite_scalar
+from meanfield.activations import Activation, get_activation
+
+__all__ = [
+    "CheckResult",
+    "check_activation",
+    "check_definition2",
+    "check_gamma_range",
+    "check_gamma_linearization",
+    "check_q_contraction",
+    "check_backward_identity",
+    "check_mean_normalization",
+    "check_poincare",
+    "check_gpn",
+    "check_gpn_zero_mean_linear",
+    "check_selu_contraction",
+    "DEFAULT_Q_RANGE",
+]
+
+#: q range of the Definition 2 / gamma checks (two decades around the fixed point q = 1)
+DEFAULT_Q_RANGE = (0.1, 10.0)
+#: points of the q grid (log-spaced)
+Q_POINTS = 201
+#: relative tolerance of exact algebraic identities evaluated with the closed/quadrature engines
+#: (both promise <= 1e-10 relative; a recursion of a few dozen steps compounds that)
+IDENTITY_RTOL = 1e-8
+
+
+@dataclasses.dataclass
+class CheckResult:
+    """Outcome of one property check.
+
+    Attributes
+    ----------
+    name : str
+        Short identifier (``"definition2"``, ``"poincare"``, ...).
+    source : str
+        Where the property is stated.
+    passed : bool
+    margin : float
+        How far inside the property the activation is (negative or zero when it fails).
+    detail : str
+        The measured numbers, in the paper's terms.
+    counterexample : dict or None
+        Where it fails (e.g. ``{"q": 0.3, "phi": 0.5, "bound": 1.0}``).
+    """
+
+    name: str
+    source: str
+    passed: bool
+    margin: float
+    detail: str
+    counterexample: dict | None = None
+
+    def to_dict(self):
+        out = dataclasses.asdict(self)
+        out["margin"] = None if not math.isfinite(self.margin) else self.margin
+        return out
+
+
+def _act(act):
+    return act if isinstance(act, Activation) else get_activation(act)
+
+
+def _q_grid(q_range):
+    lo, hi = (check_finite_scalar(v, "q_range entry") for v in q_range)
+    if not 0 < lo < hi:
+        raise ValueError(f"q_range must satisfy 0 < low < high; got {q_range}")
+    return np.logspace(np.log10(lo), np.log10(hi), Q_POINTS)
+
+
+def _fixed_point_band(act, method):
+    """Half-widths ``(below, above)`` of the O(eps) band around q = 1 excluded from Definition 2.
+
+    To first order in ``q - 1``, with ``phi(1) = 1 + eps`` and ``phi'(1) in (-1, 0)``, the
+    inequality fails for ``1 - eps/gamma1 < q < 1 + eps/(1 - gamma1)``; the band allows twice
+    that for second-order terms. ``eps <= 0`` gives an empty band.
+    """
+    eps = float(maps.phi(act, 1.0, method=method)) - 1
+    slope = float(maps.dphi_dq(act, 1.0, method=method))
+    if eps <= 0 or not -1 < slope < 0:
+        return 0.0, 0.0, eps
+    g1 = 1 + slope
+    return 2 * eps / g1, 2 * eps / (1 - g1), eps
+
+
+def check_definition2(act, *, q_range=DEFAULT_Q_RANGE, eps=None, tol=1e-10, method="auto"):
+    """Definition 2 (Chen et al.): ``phi(1) = 1 + eps``, ``E f(z)^2 = 1``, ``min(1,1/q) < phi(q) < max(1,1/q)``.
+
+    The two equalities are checked to ``tol`` (``eps`` defaults to the activation's own
+    ``phi(1) - 1``, which must be > 0). The inequality is checked on ``q_range`` outside the
+    band ``(1 - 2 eps/gamma1, 1 + 2 eps/(1 - gamma1))``: with ``phi(1) = 1 + eps > 1`` the
+    strict inequality fails at ``q = 1`` itself, so Definition 2 can only ask it away from the
+    fixed point. The margin is the smallest relative distance of ``phi`` to the nearer bound.
+    """
+    act = _act(act)
+    q = _q_grid(q_range)
+    phi1 = float(maps.phi(act, 1.0, method=method))
+    second = float(maps.second_moment(act, 1.0, method=method))
+    target = phi1 - 1 if eps is None else check_finite_scalar(eps, "eps")
+    below, above, own_eps = _fixed_point_band(act, method)
+    p = maps.phi(act, q, method=method)
+    lower, upper = np.minimum(1, 1 / q), np.maximum(1, 1 / q)
+    outside = (q <= 1 - below) | (q >= 1 + above)
+    rel = np.minimum((p - lower) / lower, (upper - p) / upper)
+    rel = np.where(outside, rel, np.inf)
+    worst = int(np.argmin(rel))
+    problems = []
+    if not own_eps > 0:
+        problems.append(f"phi(1) - 1 = {own_eps:.6g} is not > 0")
+    if abs(phi1 - 1 - target) > tol:
+        problems.append(f"phi(1) = {phi1:.12g} != 1 + eps = {1 + target:.12g}")
+    if abs(second - 1) > tol:
+        problems.append(f"E[f(z)^2] = {second:.12g} != 1")
+    counter = None
+    if rel[worst] <= 0:
+        counter = {"q": float(q[worst]), "phi": float(p[worst]),
+                   "bounds": [float(lower[worst]), float(upper[worst])]}
+        problems.append(f"phi({q[worst]:.4g}) = {p[worst]:.6g} is outside "
+                        f"({lower[worst]:.6g}, {upper[worst]:.6g})")
+    margin = float(min(rel[worst], 1.0 - (abs(phi1 - 1 - target) > tol) - (abs(second - 1) > tol)))
+    if own_eps <= 0:
+        margin = min(margin, own_eps)
+    detail = (f"eps = phi(1) - 1 = {own_eps:.6g}, E f^2 = {second:.12g}, min relative margin "
+              f"{rel[worst]:.3g} at q = {q[worst]:.4g} (band excluded: "
+              f"[{1 - below:.4g}, {1 + above:.4g}])")
+    if problems:
+        detail = "; ".join(problems) + ". " + detail
+    return CheckResult("definition2", "Chen et al., Definition 2", not problems, margin, detail, counter)
+
+
+def check_gamma_range(act, *, q_range=DEFAULT_Q_RANGE, method="auto"):
+    """Proposition 3.1: ``gamma_q in (0, 1)`` (eq. 8) on ``q_range`` outside the fixed-point band.
+
+    Equivalent to Definition 2's inequality; ``gamma_q`` closer to 0 means stronger
+    self-normalization. Margin: ``min(gamma_q, 1 - gamma_q)``.
+    """
+    act = _act(act)
+    q = _q_grid(q_range)
+    below, above, _ = _fixed_point_band(act, method)
+    q = q[(q <= 1 - below) | (q >= 1 + above)]
+    g = maps.gamma(act, q, method=method)
+    margins = np.minimum(g, 1 - g)
+    worst = int(np.argmin(margins))
+    ok = bool(margins[worst] > 0)
+    counter = None if ok else {"q": float(q[worst]), "gamma_q": float(g[worst])}
+    return CheckResult("gamma_range", "Chen et al., Proposition 3.1 (eq. 8)", ok, float(margins[worst]),
+                       f"gamma_q in [{g.min():.4g}, {g.max():.4g}] on q in [{q.min():.3g}, {q.max():.3g}]"
+                       f"; gamma1 = {float(maps.gamma1(act, method=method)):.6g}", counter)
+
+
+def check_gamma_linearization(act, *, method="auto", steps=(0.04, 0.02, 0.01, 0.005)):
+    """Proposition 3.1: near q = 1, ``gamma_q`` approaches ``|dphi/dq(1) + 1| = gamma1``.
+
+    Exactly (Taylor, A.2 eq. 33 without neglecting eps): ``gamma_q - eps q/(q - 1) =
+    1 + dphi/dq(1) + O(|q - 1|)`` on both sides, so ``|gamma_q| ~ gamma1`` once the
+    ``eps q/(q - 1)`` term is small. Checked: the remainder divided by ``|q - 1|`` stays
+    bounded (it halves with the step) and ``gamma1`` equals ``|1 + dphi/dq(1)|``.
+    """
+    act = _act(act)
+    eps = float(maps.phi(act, 1.0, method=method)) - 1
+    slope = float(maps.dphi_dq(act, 1.0, method=method))
+    remainders = []
+    for h in steps:
+        q = np.array([1 - h, 1 + h])
+        g = maps.gamma(act, q, method=method)
+        remainders.append(np.abs(g - eps * q / (q - 1) - (1 + slope)) / h)
+    remainders = np.array(remainders)
+    # O(|q - 1|): remainder/|q - 1| converges to a constant C; compare successive halvings
+    spread = np.abs(remainders[-1] - remainders[-2])
+    bound = 0.1 * np.maximum(remainders[-2], 1.0)
+    ok = bool(np.all(spread <= bound)) and math.isclose(
+        float(maps.gamma1(act, method=method)), abs(1 + slope), rel_tol=1e-14)
+    margin = float(np.min(bound - spread))
+    return CheckResult("gamma_linearization", "Chen et al., Proposition 3.1 (A.2, eq. 33)", ok, margin,
+                       f"gamma1 = |1 + dphi/dq(1)| = {abs(1 + slope):.6g}; (gamma_q - eps q/(q-1) - 1 - "
+                       f"phi'(1))/|q-1| -> {remainders[-1].round(4).tolist()} (q = 1 -/+ {steps[-1]})",
+                       None if ok else {"remainders_over_h": remainders.tolist()})
+
+
+def _q_recursion(act, q0, depth, weight_var, method):
+    q = [float(q0)]
+    for _ in range(depth):
+        q.append(float(weight_var * maps.second_moment(act, q[-1], method=method)))
+    return np.array(q)
+
+
+def check_q_contraction(act, *, q0=(0.5, 2.0), depth=12, method="auto"):
+    """Proposition 3.1 (A.2, eq. 26): the deviation of ``q_l`` from 1 shrinks at the rate gamma gives.
+
+    Along the q-map ``q_{l+1} = E f(sqrt(q_l) z)^2`` the proof's identity is exact:
+    ``q_{l+1} - 1 = gamma_{q_l}/(1 + delta_{q_l}) (q_l - 1) - delta_{q_l}/(1 + delta_{q_l})``
+    (and its mirror for ``q_l < 1``). Checked: the identity at every step (relative
+    :data:`IDENTITY_RTOL`), ``E f(z)^2 = 1`` (so 1 is the fixed point) and
+    ``|q_{l+1} - 1| < |q_l - 1|`` at every step from each start. Margin: ``1 - max`` ratio.
+    """
+    act = _act(act)
+    starts = as_real_array(q0, "q0", positive=True).ravel()
+    worst_ratio, counter = 0.0, None
+    identity_err = 0.0
+    for start in starts:
+        q = _q_recursion(act, start, depth, 1.0, method)
+        for layer in range(depth):
+            ql, qn = q[layer], q[layer + 1]
+            if abs(ql - 1) < 1e-9:
+                break
+            g = float(maps.gamma(act, ql, method=method))
+            d = float(maps.delta(act, ql, method=method))
+            predicted = (g * (ql - 1) - d) / (1 + d) if ql > 1 else -(g * (1 - ql) + d) / (1 + d)
+            identity_err = max(identity_err, abs(predicted - (qn - 1)) / max(abs(qn - 1), abs(ql - 1)))
+            ratio = abs(qn - 1) / abs(ql - 1)
+            if ratio > worst_ratio:
+                worst_ratio = ratio
+                if ratio >= 1 and counter is None:
+                    counter = {"q0": float(start), "layer": layer, "q_l": ql, "q_next": qn, "ratio": ratio}
+    fixed = abs(float(maps.second_moment(act, 1.0, method=method)) - 1)
+    ok = worst_ratio < 1 and identity_err <= IDENTITY_RTOL and fixed <= 1e-10
+    detail = (f"max |q_(l+1) - 1|/|q_l - 1| = {worst_ratio:.4g} over {depth} layers from q0 = "
+              f"{starts.tolist()}; eq. 26 identity error {identity_err:.1e}; |E f^2 - 1| = {fixed:.1e}")
+    if counter is None and not ok:
+        counter = {"identity_error": identity_err, "E_f2_minus_1": fixed}
+    return CheckResult("q_contraction", "Chen et al., Proposition 3.1 (A.2, eq. 26)", ok, 1 - worst_ratio,
+                       detail, counter)
+
+
+def check_backward_identity(act, *, q0=1.5, depth=20, method="auto"):
+    """Proposition 3.1's gradient rate along the mean-field recursion (A.2, eq. 23).
+
+    With unit weight variance, ``E|dL/dh_{l-1}|^2 = phi(q_{l-1}) E|dL/dh_l|^2`` (Prop. A.2)
+    and ``q_l = q_{l-1} phi(q_{l-1})/(1 + delta_{q_{l-1}})`` give exactly
+    ``q_l prod_{i<=l} (1 + delta_{q_{i-1}}) E|dL/dh_l|^2 = q_0 E|dL/dh_0|^2``: the gradient
+    explodes at rate ``1 + delta_q`` per layer. (The proposition's statement omits ``q_l``,
+    which is 1 at the fixed point.) Margin: ``IDENTITY_RTOL`` minus the relative error.
+    """
+    act = _act(act)
+    q = _q_recursion(act, q0, depth, 1.0, method)
+    phis = maps.phi(act, q[:-1], method=method)
+    deltas = maps.delta(act, q[:-1], method=method)
+    grad = np.ones(depth + 1)  # E|dL/dh_l|^2 relative to the top layer
+    for layer in range(depth, 0, -1):
+        grad[layer - 1] = phis[layer - 1] * grad[layer]
+    lhs = q[1:] * np.cumprod(1 + deltas) * grad[1:]
+    rhs = q[0] * grad[0]
+    err = float(np.max(np.abs(lhs / rhs - 1)))
+    ok = err <= IDENTITY_RTOL
+    growth = float(np.prod(1 + deltas) ** (1 / depth))
+    return CheckResult("backward_identity", "Chen et al., Proposition 3.1 (A.2, eq. 23)", ok,
+                       IDENTITY_RTOL - err,
+                       f"q_l prod(1 + delta) E|dL/dh_l|^2 / (q_0 E|dL/dh_0|^2) - 1 up to {err:.1e} over "
+                       f"{depth} layers from q0 = {q0}; mean gradient growth per layer {growth:.6g}",
+                       None if ok else {"relative_error": err})
+
+
+def check_mean_normalization(act=None, *, weight_mean=0.5e-3, fan_in=1000, input_mean=1.0, method="auto"):
+    """Proposition 3.2: weights with mean ``mu`` scale the pre-activation mean by ``mu N``.
+
+    ``E[h_j] = sum_i E[w_ji] E[x_i] = mu N mean(x)`` (A.3, eq. 36), so multiplication by the
+    weights normalizes the mean iff ``mu N < 1``. Checked in the mean-field map: the mean after
+    one layer, ``output_mean(f, mu N m, q)``, against the input mean. Margin: ``1 - mu N``.
+    (The Monte-Carlo version is ``tests/test_properties.py::test_proposition_3_2_simulated``.)
+    """
+    mu = check_finite_scalar(weight_mean, "weight_mean")
+    n = check_finite_scalar(fan_in, "fan_in")
+    if n < 1:
+        raise ValueError(f"fan_in must be >= 1; got {fan_in}")
+    factor = abs(mu) * n
+    h_mean = mu * n * input_mean
+    detail = f"mu N = {factor:.4g}: pre-activation mean {h_mean:.4g} from input mean {input_mean:.4g}"
+    if act is not None:
+        out = float(maps.output_mean(_act(act), h_mean, 1.0, method=method))
+        detail += f"; after f (var 1): {out:.4g}"
+    ok = factor < 1
+    return CheckResult("mean_normalization", "Chen et al., Proposition 3.2 (A.3)", ok, 1 - factor, detail,
+                       None if ok else {"weight_mean": mu, "fan_in": n, "mu_N": factor})
+
+
+def check_poincare(act, *, var=(0.1, 1.0, 10.0), method="auto"):
+    """Gaussian-Poincare inequality ``Var f(x) <= var E f'(x)^2`` (R score <= 0, Yuan & Zhu eq. 19).
+
+    Holds for every differentiable ``f``; a violation means ``f'`` does not match ``f``.
+    Margin: ``-max R`` (R = ln(Var f / (var E f'^2))).
+    """
+    act = _act(act)
+    var = as_real_array(var, "var", positive=True).ravel()
+    r = np.atleast_1d(maps.r_score(act, var, method=method))
+    worst = int(np.argmax(r))
+    ok = bool(r[worst] <= 1e-12)  # linear functions sit at R = 0 up to rounding
+    return CheckResult("poincare", "Gaussian-Poincare inequality", ok, float(-r[worst]),
+                       f"R score in [{r.min():.4g}, {r.max():.4g}] at var = {var.tolist()}",
+                       None if ok else {"var": float(var[worst]), "r_score": float(r[worst])})
+
+
+def check_gpn(act, *, sign=1, method="auto", tol=1e-10):
+    """Lu, Gould & Ajanthan: the GPN version ``a f + b`` has ``E[(af+b)^2] = E[(af')^2] = 1``."""
+    act = _act(act)
+    gpn = act.gpn(sign=sign, method=method)
+    second = float(maps.second_moment(gpn, 1.0, method=method))
+    grad = float(maps.phi(gpn, 1.0, method=method))
+    err = max(abs(second - 1), abs(grad - 1))
+    ok = err <= tol
+    return CheckResult("gpn", "Lu, Gould & Ajanthan (GPN)", ok, tol - err,
+                       f"a = {gpn.params['scale']:.8g}, b = {gpn.params['shift']:.8g}: "
+                       f"E[(af+b)^2] = {second:.12g}, E[(af')^2] = {grad:.12g}",
+                       None if ok else {"E_gpn_sq": second, "E_gpn_prime_sq": grad})
+
+
+def check_gpn_zero_mean_linear(act, *, method="auto", tol=1e-9):
+    """Lu et al. / Yuan & Zhu: a GPN function has zero mean only if it is linear.
+
+    For the GPN version, ``E[a f + b] = sqrt(1 - a^2 Var f) = sqrt(1 - exp(R))`` with ``R`` the
+    R score at var 1. So the mean is 0 exactly when ``R = 0``, i.e. ``f`` is linear. Checked:
+    the GPN mean equals ``sqrt(1 - e^R)`` and is > ``tol`` unless ``f`` is linear (R = 0).
+    """
+    act = _act(act)
+    gpn = act.gpn(method=method)
+    mean = float(maps.output_mean(gpn, 0.0, 1.0, method=method))
+    r = float(maps.r_score(act, 1.0, method=method))
+    predicted = math.sqrt(max(0.0, -math.expm1(r)))
+    linear = abs(r) <= 1e-12
+    ok = abs(mean - predicted) <= 1e-10 and (linear == (abs(mean) <= tol))
+    return CheckResult("gpn_zero_mean_linear", "Lu, Gould & Ajanthan; Yuan & Zhu, Proposition", ok,
+                       abs(mean) if not linear else tol - abs(mean),
+                       f"GPN mean {mean:.6g} = sqrt(1 - e^R) = {predicted:.6g} (R = {r:.6g}); "
+                       f"{'linear' if linear else 'nonlinear'}",
+                       None if ok else {"gpn_mean": mean, "r_score": r})
+
+
+def check_selu_contraction(act, *, omega=0.0, tau=1.0, method="auto", iterations=200):
+    """Klambauer et al.: the mean/variance map is a contraction near its fixed point.
+
+    The fixed point ``(mu*, nu*)`` of :func:`meanfield.maps.selu_map` is found by iterating
+    from (0, 1); the check is that iteration converges and the Jacobian there has spectral
+    norm < 1 (SELU: 0.7877). Margin: ``1 - ||J||_2``.
+    """
+    act = _act(act)
+    mu, nu, done = 0.0, 1.0, False
+    for _ in range(iterations):
+        new_mu, new_nu = (float(v) for v in maps.selu_map(act, mu, nu, omega, tau, method=method))
+        if not (math.isfinite(new_mu) and math.isfinite(new_nu)) or new_nu <= 0:
+            return CheckResult("selu_contraction", "Klambauer et al. (SELU map)", False, -math.inf,
+                               f"the map left the domain at (mu, nu) = ({new_mu:.4g}, {new_nu:.4g})",
+                               {"mu": new_mu, "nu": new_nu})
+        done = abs(new_mu - mu) + abs(new_nu - nu) < 1e-13
+        mu, nu = new_mu, new_nu
+        if done or nu < 1e-12 or nu > 1e12:
+            break
+    if not done:
+        return CheckResult("selu_contraction", "Klambauer et al. (SELU map)", False, -math.inf,
+                           f"no attracting fixed point with nu > 0: after {iterations} steps from (0, 1) "
+                           f"(mu, nu) = ({mu:.4g}, {nu:.4g}) is still moving", {"mu": mu, "nu": nu})
+    jac = maps.selu_map_jacobian(act, mu, nu, omega, tau, method=method)
+    norm = float(np.linalg.norm(jac, 2))
+    ok = norm < 1
+    return CheckResult("selu_contraction", "Klambauer et al. (SELU map)", ok, 1 - norm,
+                       f"fixed point (mu, nu) = ({mu:.6g}, {nu:.6g}), ||J||_2 = {norm:.6g}",
+                       None if ok else {"mu": mu, "nu": nu, "spectral_norm": norm})
+
+
+def check_activation(act, *, method="auto", q_range=DEFAULT_Q_RANGE):
+    """Run every check on ``act``; returns the list of :class:`CheckResult`."""
+    act = _act(act)
+    return [
+        check_definition2(act, q_range=q_range, method=method),
+        check_gamma_range(act, q_range=q_range, method=method),
+        check_gamma_linearization(act, method=method),
+        check_q_contraction(act, method=method),
+        check_backward_identity(act, method=method),
+        check_mean_normalization(act, method=method),
+        check_poincare(act, method=method),
+        check_gpn(act, method=method),
+        check_gpn_zero_mean_linear(act, method=method),
+        check_selu_contraction(act, method=method),
+    ]
