@@ -515,10 +515,15 @@ def _raw_moments(order, mean, var):
 def _phi_moments(order, b, mean, var):
     """[E[x^i Phi(bx)] for i <= order] and the pieces needed for j = 2 (Stein's lemma)."""
     r = 1 + b * b * var
-    h = b * mean / np.sqrt(r)
-    dens = np.exp(-0.5 * h * h) * _INV_SQRT_2PI / np.sqrt(r)  # E[phi(bx)]
+    root = np.sqrt(r)
+    if np.any(mean):
+        h = b * mean / root
+        dens = np.exp(-0.5 * h * h) * _INV_SQRT_2PI / root  # E[phi(bx)]
+        out = [special.ndtr(h)]
+    else:  # h = 0: Phi(0) = 1/2
+        dens = _INV_SQRT_2PI / root
+        out = [np.full(np.shape(r), 0.5)]
     inner = _raw_moments(max(order - 1, 0), mean / r, var / r)
-    out = [special.ndtr(h)]
     for i in range(1, order + 1):
         prev2 = out[i - 2] if i >= 2 else 0.0
         out.append(mean * out[i - 1] + var * ((i - 1) * prev2 + b * dens * inner[i - 1]))
@@ -551,16 +556,23 @@ def _phi2_moments(order, b, mean, var):
 
 def _whole_line(k, j, c, d, b, mean, var):
     """E[x^k e^{cx + dx^2} Phi(bx)^j], x ~ N(mean, var), by completing the square."""
-    mean, var, c, d, b = np.broadcast_arrays(*(np.asarray(v, float) for v in (mean, var, c, d, b)))
+    mean, var = np.asarray(mean, float), np.asarray(var, float)
+    c, d, b = (float(v) if np.ndim(v) == 0 else np.asarray(v, float) for v in (c, d, b))
     precision = 1 / var - 2 * d
+    centred = not np.any(mean) and not np.any(c)  # the common mean-0 maps: no shift, no exponential
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         new_var = 1 / precision
-        new_mean = new_var * (mean / var + c)
-        log_scale = 0.5 * new_mean**2 / new_var - 0.5 * mean**2 / var
-        scale = np.sqrt(new_var / var) * np.exp(log_scale)
-    scale = np.where(precision > 0, scale, np.inf)
-    new_var = np.where(precision > 0, new_var, 1.0)
-    new_mean = np.where(precision > 0, new_mean, 0.0)
+        if centred:
+            new_mean = np.zeros(np.broadcast_shapes(mean.shape, new_var.shape))
+            scale = np.sqrt(new_var / var)
+        else:
+            new_mean = new_var * (mean / var + c)
+            log_scale = 0.5 * new_mean**2 / new_var - 0.5 * mean**2 / var
+            scale = np.sqrt(new_var / var) * np.exp(log_scale)
+    if not np.all(precision > 0):  # e^{d x^2} outgrows the Gaussian: the expectation diverges
+        scale = np.where(precision > 0, scale, np.inf)
+        new_var = np.where(precision > 0, new_var, 1.0)
+        new_mean = np.where(precision > 0, new_mean, 0.0)
     if j == 0:
         moment = _raw_moments(k, new_mean, new_var)[k]
     elif j == 1:
