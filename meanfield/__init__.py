@@ -14,6 +14,7 @@ from meanfield.activations import (
     list_activations,
     normalized,
 )
+from meanfield.backends import get_backend
 from meanfield.engines import ENGINES, METHODS
 from meanfield.maps import (
     delta,
@@ -30,6 +31,7 @@ from meanfield.maps import (
     selu_map,
     selu_map_jacobian,
 )
+from meanfield.simulation import Trace, load_trace, simulate
 
 __version__ = "0.1.0"
 
@@ -40,6 +42,7 @@ __all__ = [
     "METHODS",
     "SELU_ALPHA",
     "SELU_LAMBDA",
+    "Trace",
     "__version__",
     "delta",
     "dphi_dq",
@@ -47,8 +50,10 @@ __all__ = [
     "gamma",
     "gamma1",
     "get_activation",
+    "get_backend",
     "gpn_constants",
     "list_activations",
+    "load_trace",
     "normalization_factor",
     "normalized",
     "output_mean",
@@ -57,4 +62,5 @@ __all__ = [
     "second_moment",
     "selu_map",
     "selu_map_jacobian",
+    "simulate",
 ]

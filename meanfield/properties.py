@@ -50,6 +50,7 @@ __all__ = [
     "check_mean_normalization",
     "check_poincare",
     "check_gpn",
+    "check_gpn_equalities",
     "check_gpn_zero_mean_linear",
     "check_selu_contraction",
     "DEFAULT_Q_RANGE",
@@ -330,15 +331,18 @@ def check_poincare(act, *, var=(0.1, 1.0, 10.0), method="auto"):
 
 def check_gpn(act, *, sign=1, method="auto", tol=1e-10):
     """Lu, Gould & Ajanthan: the GPN version ``a f + b`` has ``E[(af+b)^2] = E[(af')^2] = 1``."""
-    act = _act(act)
-    gpn = act.gpn(sign=sign, method=method)
+    return check_gpn_equalities(_act(act).gpn(sign=sign, method=method), method=method, tol=tol)
+
+
+def check_gpn_equalities(act, *, method="auto", tol=1e-10):
+    """Whether ``act`` itself is GPN: ``E[f(z)^2] = E[f'(z)^2] = 1`` (Lu, Gould & Ajanthan)."""
+    gpn = _act(act)
     second = float(maps.second_moment(gpn, 1.0, method=method))
     grad = float(maps.phi(gpn, 1.0, method=method))
     err = max(abs(second - 1), abs(grad - 1))
     ok = err <= tol
     return CheckResult("gpn", "Lu, Gould & Ajanthan (GPN)", ok, tol - err,
-                       f"a = {gpn.params['scale']:.8g}, b = {gpn.params['shift']:.8g}: "
-                       f"E[(af+b)^2] = {second:.12g}, E[(af')^2] = {grad:.12g}",
+                       f"{gpn.name}: E[f^2] = {second:.12g}, E[f'^2] = {grad:.12g}",
                        None if ok else {"E_gpn_sq": second, "E_gpn_prime_sq": grad})
 
 

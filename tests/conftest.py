@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import os
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, settings
 
 from meanfield import get_activation, list_activations
@@ -52,14 +50,3 @@ def random_draws(name, count=20, seed=0):
         params = {k: float(rng.uniform(lo, hi)) for k, (lo, hi) in PARAM_RANGES[name].items()}
         out.append(get_activation(name, **params))
     return out
-
-
-@functools.lru_cache(maxsize=None)
-def _reference(key, act_repr_fn, quantity, mean, var, derivative):
-    raise NotImplementedError
-
-
-@pytest.fixture(scope="session")
-def reference_cache():
-    """A dict shared by the session to memoize mpmath reference values."""
-    return {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meanfield.activations import ACTIVATIONS, _BUILTIN_SPECS, list_activations
+from meanfield.activations import _BUILTIN_SPECS, ACTIVATIONS, list_activations
 from meanfield.commands import print_json
 
 __all__ = ["register", "run"]

@@ -1,0 +1,146 @@
+"""Benchmark of meanfield.simulation.simulate against its floor (Lu et al.'s L=200, n=500 setting).
+
+The floor is the work no simulator of these nets can skip: per layer, the weight draw and
+the products with ``W_l`` (forward for every layer, backward for l >= 2), done by the
+same backend primitives that ``simulate`` uses, with nothing else around them. The
+ratio ``simulate / floor`` measures what the simulator adds (activation and derivative,
+the statistics, the Gram matrices for ``|dL/dW_l|_F``, Python overhead). Target: <= 1.3.
+
+For context it also times the textbook floor: dense ``numpy.linalg.qr`` of a Gaussian
+matrix with the sign correction and dense products.
+
+Run:  python benchmarks/bench_simulate.py [--repeats 5] [--batch 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from meanfield.backends import get_backend
+from meanfield.simulation import simulate
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _time(func, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def floor_orthogonal(depth, width, batch, seed=0):
+    """Haar draws (reflectors) and the forward/backward products alone."""
+    be = get_backend("numpy")
+    x = np.asfortranarray(be.standard_normal(be.rng(seed, 0), (width, batch)))
+    kept = []
+    for layer in range(1, depth + 1):
+        f = be.haar_factors(be.rng(seed, layer), width)
+        kept.append(f)
+        x = be.apply_orthogonal(f, x)
+    d = x
+    for layer in range(depth, 1, -1):
+        d = be.apply_orthogonal(kept[layer - 1], d, transpose=True)
+
+
+def floor_gaussian(depth, width, batch, seed=0):
+    """Gaussian draws and the dense forward/backward products alone."""
+    be = get_backend("numpy")
+    x = be.standard_normal(be.rng(seed, 0), (width, batch))
+    kept = []
+    for layer in range(1, depth + 1):
+        w = be.gaussian(be.rng(seed, layer), width)
+        kept.append(w)
+        x = be.matmul(w, x)
+    d = x
+    for layer in range(depth, 1, -1):
+        d = be.matmul(kept[layer - 1].T, d)
+
+
+def floor_dense_qr(depth, width, batch, seed=0):
+    """The textbook way: dense QR of a Gaussian matrix, sign correction, dense products."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((width, batch))
+    kept = []
+    for _ in range(depth):
+        q, r = np.linalg.qr(rng.standard_normal((width, width)))
+        q *= np.where(np.diagonal(r) < 0, -1.0, 1.0)
+        kept.append(q)
+        x = q @ x
+    d = x
+    for layer in range(depth, 1, -1):
+        d = kept[layer - 1].T @ d
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--depth", type=int, default=200)
+    p.add_argument("--width", type=int, default=500)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--activation", default="selu")
+    args = p.parse_args(argv)
+    L, n, b, r = args.depth, args.width, args.batch, args.repeats
+
+    import meanfield
+
+    print("meanfield simulate benchmark")
+    print(f"  meanfield {meanfield.__version__}, numpy {np.__version__}, "
+          f"python {platform.python_version()}, {platform.system()} {platform.machine()}")
+    print(f"  CPU: {_cpu_model()}, {os.cpu_count()} logical cores; "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+    try:
+        load = os.getloadavg()
+        print(f"  load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    except OSError:
+        pass
+    print(f"  L={L}, n={n}, batch={b}, activation={args.activation}, backend numpy, float64, "
+          f"{r} repeats (min and median reported)")
+    print()
+
+    simulate(args.activation, depth=2, width=n, batch=b, backend="numpy")  # warm-up
+    rows = []
+    for weights, floor in (("orthogonal", floor_orthogonal), ("gaussian", floor_gaussian)):
+        sim = _time(lambda w=weights: simulate(args.activation, depth=L, width=n, batch=b,
+                                               weights=w, backend="numpy"), r)
+        base = _time(lambda f=floor: f(L, n, b), r)
+        rows.append((weights, sim, base))
+    dense = _time(lambda: floor_dense_qr(L, n, b), max(1, min(r, 2)))
+
+    print(f"{'weights':<11} {'simulate min/med [s]':>22} {'floor min/med [s]':>20} "
+          f"{'ratio (min)':>12} {'ratio (med)':>12}")
+    for weights, sim, base in rows:
+        print(f"{weights:<11} {min(sim):>10.3f} / {statistics.median(sim):<9.3f} "
+              f"{min(base):>8.3f} / {statistics.median(base):<9.3f} "
+              f"{min(sim) / min(base):>12.3f} "
+              f"{statistics.median(sim) / statistics.median(base):>12.3f}")
+    print()
+    print(f"dense-QR floor (numpy.linalg.qr + sign fix + dense products), orthogonal: "
+          f"min {min(dense):.3f} s = {min(dense) / min(rows[0][1]):.1f}x simulate(orthogonal)")
+    worst = max(min(sim) / min(base) for _, sim, base in rows)
+    target = 1.3
+    print(f"worst ratio {worst:.3f} (target <= {target}): {'OK' if worst <= target else 'MISSED'}")
+    return 0 if worst <= target and math.isfinite(worst) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

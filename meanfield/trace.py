@@ -1,0 +1,550 @@
+"""Results of :func:`meanfield.simulation.simulate`, their mean-field prediction and storage.
+
+A :class:`Trace` holds per-layer records of shape ``(n_seeds, depth)`` with their
+provenance; :meth:`Trace.theory` (or :func:`theory_profile` without simulating)
+computes the same quantities from the mean-field recursions; :meth:`Trace.save` and
+:func:`load_trace` round-trip through ``.npz`` (NumPy only) or ``.nc`` (xarray with
+the netCDF4 or SciPy engine).
+
+Mean-field recursion (Chen et al., Prop. A.1, A.2 and 3.1; Poole et al. 2016)
+-----------------------------------------------------------------------------
+Write ``s_l = E[x_l^2]`` and ``m_l = E[x_l]`` for the entries of ``x_l`` and
+``mu_eff = 0`` with weight centralization, else ``weight_mean``. The input has
+``s_0 = input_var + input_mean^2`` and ``m_0 = input_mean``. By the central limit
+theorem the pre-activations of layer ``l`` are ``N(M_l, V_l)`` with::
+
+    M_l = mu_eff * n * m_{l-1}              (Chen et al., Prop. 3.2, eq. 36)
+    V_l = weight_var * s_{l-1}
+    q_l = E[h_l^2] = V_l + M_l^2
+    m_l = E[f(h)],  s_l = E[f(h)^2],  p_l = E[f'(h)^2],   h ~ N(M_l, V_l)
+
+With zero-mean weights this is ``q_l = weight_var * second_moment(q_{l-1})`` with
+``q_1 = weight_var * (input_var + input_mean^2)``, and ``p_l = phi(q_l)`` (Chen et al.,
+eq. 2 and 6). Here the input ``x_0`` enters the first layer directly: the paper's
+``q_0`` is the second moment of a pre-activation ``h_0`` with ``x_0 = f(h_0)``, so
+``s_0 = second_moment(q_0)``; at a self-normalizing fixed point ``q_0 = s_0 = 1``.
+
+Backward, ``dL/dh_L = f'(h_L) * g`` with ``g ~ N(0, I_n)`` gives
+``E|dL/dh_L|^2 = n p_L``, and ``dL/dh_{l-1} = f'(h_{l-1}) * W_l^T dL/dh_l`` with
+``E|W_l^T d|^2 = (weight_var + n mu_eff^2) |d|^2`` gives (gradient independence,
+Chen et al., Prop. A.2)::
+
+    E|dL/dh_{l-1}|^2 = (weight_var + n mu_eff^2) p_{l-1} E|dL/dh_l|^2.
+
+With zero-mean weights ``weight_var phi(q_{l-1}) = (1 + delta_{q_{l-1}}) q_l / q_{l-1}``,
+hence ``q_{l-1} E|dL/dh_{l-1}|^2 = (1 + delta_{q_{l-1}}) q_l E|dL/dh_l|^2``: the
+gradient explodes at rate ``1 + delta_q`` per layer, Chen et al.'s Prop. 3.1
+``prod_{i=1}^{l} (1 + delta_{q_{i-1}}) E|dL/dh_l|^2 = q_0 E|dL/dh_0|^2`` (which omits
+the factor ``q_l``, equal to 1 at the fixed point). For a batch of ``B`` inputs with
+independent loss vectors, ``E|dL/dW_l|_F^2 = B E|dL/dh_l|^2 n s_{l-1}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+__all__ = [
+    "RECORDS",
+    "RECORD_DESCRIPTIONS",
+    "Trace",
+    "TraceTheory",
+    "load_trace",
+    "theory_profile",
+]
+
+#: Names of the per-layer records, in storage order.
+RECORDS = ("q", "mean", "x_sq", "grad_h_sq", "grad_w_fro", "h_mean")
+
+#: One line per record (also the ``long_name`` of the xarray variables).
+RECORD_DESCRIPTIONS = {
+    "q": "batch mean of |h_l|^2/n (second moment of the pre-activations)",
+    "mean": "mean of the entries of x_l",
+    "x_sq": "batch mean of |x_l|^2/n (second moment of the activations)",
+    "grad_h_sq": "batch mean of |dL/dh_l|^2",
+    "grad_w_fro": "|dL/dW_l|_F of the batch",
+    "h_mean": "mean of the entries of h_l",
+}
+
+_FORMAT = "meanfield.Trace"
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TraceTheory:
+    """Mean-field prediction of a :class:`Trace`'s records, arrays over layers l = 1..L.
+
+    Attributes
+    ----------
+    layers : ndarray of int
+    q, mean, x_sq, grad_h_sq, grad_w_fro, h_mean : ndarray
+        Predictions of the records of the same name (``grad_w_fro`` is
+        ``sqrt(E|dL/dW_l|_F^2)``).
+    h_var : ndarray
+        Variance ``V_l`` of the pre-activations.
+    phi : ndarray
+        ``p_l = E[f'(h_l)^2]`` (``phi(q_l)`` with zero-mean weights).
+    delta : ndarray
+        ``V_l p_l / s_l - 1`` (Chen et al.'s ``delta_{q_l}`` with zero-mean weights).
+    input_second_moment : float
+        ``s_0 = input_var + input_mean^2``.
+    """
+
+    layers: np.ndarray
+    q: np.ndarray
+    mean: np.ndarray
+    x_sq: np.ndarray
+    grad_h_sq: np.ndarray
+    grad_w_fro: np.ndarray
+    h_mean: np.ndarray
+    h_var: np.ndarray
+    phi: np.ndarray
+    delta: np.ndarray
+    input_second_moment: float
+
+    def as_dict(self):
+        """JSON-friendly dict of lists."""
+        return {f.name: (getattr(self, f.name).tolist()
+                         if isinstance(getattr(self, f.name), np.ndarray)
+                         else getattr(self, f.name)) for f in fields(self)}
+
+
+def theory_profile(act, *, depth, width, batch=1, weight_var=1.0, weight_mean=0.0,
+                   centralize_weights=False, input_mean=0.0, input_var=1.0, method="auto"):
+    """Mean-field prediction of :func:`~meanfield.simulation.simulate`'s records.
+
+    The recursion of this module's docstring (Chen et al., Prop. A.1, A.2, 3.1, 3.2).
+    Gaussian and orthogonal weights have the same prediction at this order.
+
+    Parameters
+    ----------
+    act : Activation or str
+    depth, width, batch, weight_var, weight_mean, centralize_weights, input_mean, input_var
+        As in :func:`~meanfield.simulation.simulate`.
+    method : {"auto", "closed", "quadrature", "mpmath"}
+        Engine of the Gaussian expectations (:mod:`meanfield.maps`). ``E[f'(h)^2]`` at a
+        non-zero pre-activation mean (non-centralized ``weight_mean != 0``) always uses
+        quadrature.
+
+    Returns
+    -------
+    TraceTheory
+
+    >>> th = theory_profile("linear", depth=3, width=10, weight_var=2.0)
+    >>> th.q.tolist()  # q_l = 2^l for the identity
+    [2.0, 4.0, 8.0]
+    """
+    from meanfield import maps
+    from meanfield._validation import check_finite_scalar
+    from meanfield.activations import Activation, get_activation
+    from meanfield.backends import check_int
+
+    act = act if isinstance(act, Activation) else get_activation(act)
+    depth, width, batch = (check_int(v, k) for v, k in
+                           ((depth, "depth"), (width, "width"), (batch, "batch")))
+    wv = check_finite_scalar(weight_var, "weight_var")
+    if wv <= 0:
+        raise ValueError(f"weight_var must be > 0 (valid range: (0, inf)); got {wv}")
+    mu = 0.0 if centralize_weights else check_finite_scalar(weight_mean, "weight_mean")
+    input_mean = check_finite_scalar(input_mean, "input_mean")
+    input_var = check_finite_scalar(input_var, "input_var")
+    s_prev = input_var + input_mean**2
+    if input_var < 0 or s_prev <= 0:
+        raise ValueError("input_var must be >= 0 and input_var + input_mean**2 > 0; "
+                         f"got input_var={input_var}, input_mean={input_mean}")
+    s0 = s_prev
+    m_prev = input_mean
+    n = width
+    big_m, big_v, m, s, p = (np.empty(depth) for _ in range(5))
+    for j in range(depth):
+        mj = mu * n * m_prev
+        vj = wv * s_prev
+        if mj == 0.0:
+            mean_j = float(maps.output_mean(act, 0.0, vj, method=method))
+            sq_j = float(maps.second_moment(act, vj, method=method))
+            p_j = float(maps.phi(act, vj, method=method))
+        else:
+            mean_j, var_j = (float(v) for v in maps.selu_map(act, mj, vj, 1.0, 1.0,
+                                                             method=method))
+            sq_j = var_j + mean_j**2
+            p_j = float(maps.expect(_df2(act), mj, vj, method="quadrature", kinks=act.kinks))
+        big_m[j], big_v[j], m[j], s[j], p[j] = mj, vj, mean_j, sq_j, p_j
+        m_prev, s_prev = mean_j, sq_j
+    grad_h = np.empty(depth)
+    grad_h[-1] = n * p[-1]
+    factor = wv + n * mu * mu
+    for j in range(depth - 2, -1, -1):
+        grad_h[j] = factor * p[j] * grad_h[j + 1]
+    s_in = np.concatenate(([s0], s[:-1]))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        grad_w = np.sqrt(batch * grad_h * n * s_in)
+        delta = big_v * p / s - 1
+    return TraceTheory(layers=np.arange(1, depth + 1), q=big_v + big_m**2, mean=m, x_sq=s,
+                       grad_h_sq=grad_h, grad_w_fro=grad_w, h_mean=big_m, h_var=big_v, phi=p,
+                       delta=delta, input_second_moment=s0)
+
+
+def _df2(act):
+    def df2(x):
+        d = act.df(x)
+        return d * d
+
+    return df2
+
+
+class Trace:
+    """Per-layer records of simulated nets, with provenance (see :func:`simulate`).
+
+    Attributes
+    ----------
+    q, mean, x_sq, grad_h_sq, grad_w_fro, h_mean : ndarray, shape (n_seeds, depth)
+        The records (:data:`RECORD_DESCRIPTIONS`), float64, layer ``l`` in column ``l - 1``.
+    layers : ndarray
+        ``1..depth``.
+    seeds : ndarray of int64
+        The nets' seeds (the ``seed`` axis).
+    activation : Activation or None
+        The activation (None only if a loaded trace's activation cannot be rebuilt).
+    activation_info : dict
+        ``Activation.to_dict()``: name, params, kinks, expression.
+    params : dict
+        depth, width, batch, weights, weight_var, weight_mean, centralize_weights,
+        input_mean, input_var.
+    backend, dtype : str
+    histograms : dict or None
+        ``layers`` (int array), ``x`` and ``df`` counts of shape ``(n_seeds, H, bins)``
+        and ``x_edges``, ``df_edges`` of shape ``(n_seeds, H, bins + 1)``: the entries of
+        ``x_l`` and ``f'(h_l)`` at the histogram layers.
+    provenance : dict
+        meanfield, NumPy and Python versions, device, creation time, elapsed seconds.
+    """
+
+    def __init__(self, records, *, seeds, activation, params, backend, dtype, histograms=None,
+                 provenance=None, activation_info=None):
+        from meanfield import __version__
+
+        missing = set(RECORDS) - set(records)
+        if missing:
+            raise ValueError(f"records lack {sorted(missing)}")
+        shape = None
+        for k in RECORDS:
+            arr = np.asarray(records[k], dtype=np.float64)
+            if arr.ndim != 2 or (shape is not None and arr.shape != shape):
+                raise ValueError(f"record {k} must have shape (n_seeds, depth); got {arr.shape}")
+            shape = arr.shape
+            setattr(self, k, arr)
+        self.seeds = np.asarray(seeds, dtype=np.int64).reshape(-1)
+        if self.seeds.size != shape[0]:
+            raise ValueError(f"{self.seeds.size} seeds for records with {shape[0]} rows")
+        self.activation = activation
+        self.activation_info = dict(activation_info if activation_info is not None
+                                    else activation.to_dict())
+        self.params = dict(params)
+        self.backend = str(backend)
+        self.dtype = str(dtype)
+        self.histograms = None if histograms is None else {
+            k: np.asarray(v) for k, v in histograms.items()}
+        self.provenance = {"meanfield_version": __version__, **dict(provenance or {})}
+        self._theory = {}
+
+    # -- shape ----------------------------------------------------------------------------------
+    @property
+    def depth(self) -> int:
+        return self.q.shape[1]
+
+    @property
+    def n_seeds(self) -> int:
+        return self.q.shape[0]
+
+    @property
+    def width(self) -> int:
+        return int(self.params["width"])
+
+    @property
+    def batch(self) -> int:
+        return int(self.params["batch"])
+
+    @property
+    def weights(self) -> str:
+        return str(self.params["weights"])
+
+    @property
+    def layers(self):
+        return np.arange(1, self.depth + 1)
+
+    # -- statistics -----------------------------------------------------------------------------
+    def record(self, name):
+        """The record ``name`` (one of :data:`RECORDS`), shape ``(n_seeds, depth)``."""
+        if name not in RECORDS:
+            raise ValueError(f"name must be one of {', '.join(RECORDS)}; got {name!r}")
+        return getattr(self, name)
+
+    def seed_mean(self, name):
+        """Mean over seeds of record ``name``, per layer."""
+        return self.record(name).mean(axis=0)
+
+    def stderr(self, name):
+        """Monte-Carlo standard error of :meth:`seed_mean`: ``std(ddof=1) / sqrt(n_seeds)``.
+
+        The nets are independent, so this is the error bar of the seed mean; NaN with a
+        single seed.
+        """
+        arr = self.record(name)
+        if arr.shape[0] < 2:
+            return np.full(arr.shape[1], np.nan)
+        return arr.std(axis=0, ddof=1) / math.sqrt(arr.shape[0])
+
+    def theory(self, method="auto"):
+        """Mean-field prediction of the records (:func:`theory_profile`), cached per method."""
+        if method not in self._theory:
+            if self.activation is None:
+                raise ValueError(f"activation {self.activation_info.get('name')!r} of this trace "
+                                 "could not be rebuilt; call theory_profile(act, ...) instead")
+            p = self.params
+            self._theory[method] = theory_profile(
+                self.activation, depth=self.depth, width=p["width"], batch=p["batch"],
+                weight_var=p["weight_var"], weight_mean=p["weight_mean"],
+                centralize_weights=p["centralize_weights"], input_mean=p["input_mean"],
+                input_var=p["input_var"], method=method)
+        return self._theory[method]
+
+    def zscore(self, name, method="auto"):
+        """``(seed_mean - theory) / stderr`` of record ``name``, per layer (needs 2+ seeds)."""
+        return (self.seed_mean(name) - getattr(self.theory(method), name)) / self.stderr(name)
+
+    # -- export ---------------------------------------------------------------------------------
+    def metadata(self):
+        """JSON-friendly provenance and parameters (everything but the arrays)."""
+        return {"format": _FORMAT, "format_version": _FORMAT_VERSION,
+                "backend": self.backend, "dtype": self.dtype,
+                "seeds": [int(s) for s in self.seeds], "params": _jsonable(self.params),
+                "activation": _jsonable(self.activation_info),
+                "provenance": _jsonable(self.provenance)}
+
+    def to_dict(self, theory=True):
+        """JSON-friendly dict: metadata, per-layer seed means and standard errors, theory."""
+        out = self.metadata()
+        out["layers"] = self.layers.tolist()
+        out["simulation"] = {k: {"mean": _nan_to_none(self.seed_mean(k)),
+                                 "stderr": _nan_to_none(self.stderr(k))} for k in RECORDS}
+        if theory:
+            th = self.theory()
+            out["theory"] = {k: _nan_to_none(getattr(th, k)) for k in RECORDS}
+        return out
+
+    def to_xarray(self, theory=False):
+        """The records as an ``xarray.Dataset`` with dims ``seed`` and ``layer``.
+
+        Attributes: meanfield version, backend, dtype, seeds, the simulation parameters,
+        the activation's name and parameters, and ``metadata`` (JSON of
+        :meth:`metadata`, used by :func:`load_trace`). With ``theory=True`` adds
+        ``theory_<record>`` variables over ``layer``. Histograms become
+        ``x_hist``/``df_hist`` over ``(seed, hist_layer, bin)`` and their edges over
+        ``(seed, hist_layer, bin_edge)``.
+
+        Raises
+        ------
+        ImportError
+            xarray is not installed (``pip install 'meanfield[io]'``).
+        """
+        xr = _import_xarray()
+        data = {k: (("seed", "layer"), getattr(self, k), {"long_name": RECORD_DESCRIPTIONS[k]})
+                for k in RECORDS}
+        coords = {"seed": self.seeds, "layer": self.layers}
+        if self.histograms is not None:
+            coords["hist_layer"] = self.histograms["layers"]
+            for k in ("x", "df"):
+                data[f"{k}_hist"] = (("seed", "hist_layer", "bin"), self.histograms[k])
+                data[f"{k}_hist_edges"] = (("seed", "hist_layer", "bin_edge"),
+                                           self.histograms[f"{k}_edges"])
+        if theory:
+            th = self.theory()
+            for k in RECORDS:
+                data[f"theory_{k}"] = (("layer",), getattr(th, k))
+        attrs = {"meanfield_version": self.provenance["meanfield_version"],
+                 "backend": self.backend, "dtype": self.dtype,
+                 "seeds": self.seeds.copy(),
+                 "activation": str(self.activation_info.get("name")),
+                 "activation_params": json.dumps(self.activation_info.get("params", {}))}
+        for k, v in self.params.items():
+            attrs[k] = int(v) if isinstance(v, bool) else v
+        attrs["metadata"] = json.dumps(self.metadata())
+        return xr.Dataset(data, coords=coords, attrs=attrs)
+
+    def save(self, path):
+        """Write the trace to ``path`` (``.npz``, or ``.nc`` with xarray), atomically.
+
+        The file is written to a temporary name in the same directory and moved into
+        place with ``os.replace``: an error leaves no partial file behind.
+
+        Returns
+        -------
+        str
+            The path written.
+        """
+        path = os.fspath(path)
+        suffix = os.path.splitext(path)[1].lower()
+        if suffix == ".npz":
+            arrays = {k: getattr(self, k) for k in RECORDS}
+            arrays["seeds"] = self.seeds
+            for k, v in (self.histograms or {}).items():
+                arrays[f"hist_{k}"] = v
+            arrays["metadata"] = np.array(json.dumps(self.metadata()))
+            with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+        elif suffix == ".nc":
+            ds = self.to_xarray()
+            engine = _netcdf_engine()
+            if engine == "scipy":
+                ds = _netcdf3_safe(ds)
+            else:
+                ds.attrs["seeds"] = json.dumps([int(s) for s in self.seeds])
+            with atomic_path(path) as tmp:
+                ds.to_netcdf(tmp, engine=engine)
+        else:
+            raise ValueError(f"path must end with .npz or .nc; got {path!r}")
+        return path
+
+    def __repr__(self):
+        p = self.params
+        return (f"Trace({self.activation_info.get('name')}, depth={self.depth}, "
+                f"width={p['width']}, batch={p['batch']}, weights={p['weights']!r}, "
+                f"n_seeds={self.n_seeds}, backend={self.backend!r}, dtype={self.dtype!r})")
+
+
+def load_trace(path):
+    """Read a trace written by :meth:`Trace.save` (``.npz`` or ``.nc``).
+
+    The activation is rebuilt from its name and parameters (built-ins and their GPN or
+    affine versions) or, failing that, from its SymPy expression; if neither works the
+    trace loads with ``activation=None``.
+    """
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["metadata"]))
+            records = {k: z[k] for k in RECORDS}
+            hist = {k[5:]: z[k] for k in z.files if k.startswith("hist_")} or None
+    elif suffix == ".nc":
+        xr = _import_xarray()
+        with xr.open_dataset(path) as ds:
+            ds.load()
+            meta = json.loads(ds.attrs["metadata"])
+            records = {k: ds[k].values for k in RECORDS}
+            hist = None
+            if "x_hist" in ds:
+                hist = {"layers": ds["hist_layer"].values.astype(np.int64)}
+                for k in ("x", "df"):
+                    hist[k] = ds[f"{k}_hist"].values.astype(np.int64)
+                    hist[f"{k}_edges"] = ds[f"{k}_hist_edges"].values
+    else:
+        raise ValueError(f"path must end with .npz or .nc; got {path!r}")
+    if meta.get("format") != _FORMAT:
+        raise ValueError(f"{path} is not a meanfield trace (format {meta.get('format')!r})")
+    info = meta["activation"]
+    provenance = dict(meta.get("provenance", {}))
+    return Trace(records, seeds=meta["seeds"], activation=_rebuild_activation(info),
+                 params=meta["params"], backend=meta["backend"], dtype=meta["dtype"],
+                 histograms=hist, provenance=provenance, activation_info=info)
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; move it onto ``path`` only on success."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
+                               suffix=".tmp")
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _rebuild_activation(info):
+    from meanfield.activations import Activation, get_activation
+
+    name, params = info.get("name"), dict(info.get("params") or {})
+    with contextlib.suppress(ValueError):
+        return get_activation(name, **params)
+    base = name[:-4] if name.endswith("-gpn") else None
+    if base and "scale" in params and "shift" in params:
+        scale, shift = params.pop("scale"), params.pop("shift")
+        with contextlib.suppress(ValueError):
+            return get_activation(base, **params).affine(scale, shift, name=name)
+    if info.get("expression"):
+        with contextlib.suppress(ValueError, TypeError, SyntaxError):
+            return Activation.from_expression(info["expression"], name=name)
+    return None
+
+
+def _import_xarray():
+    try:
+        import xarray
+    except ImportError as exc:
+        raise ImportError("Trace.to_xarray() and .nc files need xarray: "
+                          "pip install 'meanfield[io]'") from exc
+    return xarray
+
+
+def _netcdf_engine():
+    for module, engine in (("netCDF4", "netcdf4"), ("h5netcdf", "h5netcdf"),
+                           ("scipy.io", "scipy")):
+        try:
+            __import__(module)
+        except ImportError:
+            continue
+        return engine
+    raise ImportError("writing .nc needs netCDF4, h5netcdf or scipy")  # pragma: no cover
+
+
+def _netcdf3_safe(ds):
+    """NetCDF-3 (SciPy engine) has no int64: seeds go to attrs as JSON, counts to int32."""
+    ds = ds.copy()
+    seeds = ds["seed"].values
+    ds.attrs["seeds"] = json.dumps([int(s) for s in seeds])
+    if seeds.size and (seeds.max() > np.iinfo(np.int32).max):
+        ds = ds.assign_coords(seed=np.arange(seeds.size, dtype=np.int32))
+    else:
+        ds = ds.assign_coords(seed=seeds.astype(np.int32))
+    ds = ds.assign_coords(layer=ds["layer"].values.astype(np.int32))
+    if "hist_layer" in ds.coords:
+        ds = ds.assign_coords(hist_layer=ds["hist_layer"].values.astype(np.int32))
+    for k in ("x_hist", "df_hist"):
+        if k in ds:
+            ds[k] = ds[k].astype(np.int32)
+    for k, v in list(ds.attrs.items()):
+        if isinstance(v, (np.integer, int)) and not isinstance(v, bool):
+            ds.attrs[k] = np.int32(v) if abs(int(v)) < 2**31 else float(v)
+    return ds
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _nan_to_none(arr):
+    return [None if not math.isfinite(v) else float(v) for v in np.asarray(arr, dtype=float)]

@@ -1,0 +1,204 @@
+"""Tests of meanfield.backends: backend selection, random draws, Haar orthogonal matrices."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from meanfield.activations import get_activation
+from meanfield.backends import (
+    BACKENDS,
+    BackendUnavailableError,
+    HaarFactors,
+    NumpyBackend,
+    available_backends,
+    get_backend,
+)
+
+try:  # pragma: no cover - depends on the machine
+    import cupy  # noqa: F401
+
+    HAVE_GPU = "cupy" in available_backends()
+except ImportError:
+    HAVE_GPU = False
+
+
+@pytest.fixture
+def be():
+    return get_backend("numpy")
+
+
+def test_names_and_errors():
+    assert BACKENDS == ("auto", "numpy", "cupy")
+    assert isinstance(get_backend("numpy"), NumpyBackend)
+    assert get_backend("NumPy") is get_backend("numpy")
+    be = get_backend("numpy")
+    assert get_backend(be) is be
+    with pytest.raises(ValueError, match="backend must be one of"):
+        get_backend("torch")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        get_backend(3)
+    auto = get_backend("auto")
+    assert auto.name == ("cupy" if HAVE_GPU else "numpy")
+    assert "numpy" in available_backends()
+
+
+@pytest.mark.skipif(HAVE_GPU, reason="CuPy with a GPU is available here")
+def test_cupy_unavailable_is_a_clear_valueerror():
+    with pytest.raises(BackendUnavailableError, match="backend 'cupy'"):
+        get_backend("cupy")
+    assert issubclass(BackendUnavailableError, ValueError)
+
+
+def test_cupy_is_imported_lazily():
+    code = ("import sys; import meanfield.backends as b; b.get_backend('numpy'); "
+            "import meanfield.simulation; print('cupy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_streams_are_reproducible_and_independent(be):
+    a = be.standard_normal(be.rng(5, 3), (4, 3))
+    b = be.standard_normal(be.rng(5, 3), (4, 3))
+    c = be.standard_normal(be.rng(5, 4), (4, 3))
+    d = be.standard_normal(be.rng(6, 3), (4, 3))
+    assert np.array_equal(a, b)
+    assert not np.allclose(a, c) and not np.allclose(a, d)
+    # stream 0 is Generator(PCG64(seed)) itself
+    ref = np.random.Generator(np.random.PCG64(5)).standard_normal((4, 3))
+    assert np.array_equal(be.standard_normal(be.rng(5, 0), (4, 3)), ref)
+    # float32 draws are the float64 draws rounded
+    f32 = be.standard_normal(be.rng(5, 3), (4, 3), "float32")
+    assert f32.dtype == np.float32 and np.array_equal(f32, a.astype(np.float32))
+    for bad in (-1, 1.5, "1", True, 2**63):
+        with pytest.raises(ValueError, match="seed"):
+            be.rng(bad)
+
+
+def test_gaussian_entries(be):
+    n, var, mean = 400, 2.0, 0.3
+    w = be.gaussian(be.rng(0, 1), n, var=var, mean=mean)
+    assert w.shape == (n, n) and w.dtype == np.float64
+    # n^2 = 160000 entries: the sample mean has s.e. sqrt(var/n)/n = 1.8e-4, the sample
+    # variance var/n has relative s.e. sqrt(2/n^2) = 3.5e-3; allow 5 s.e.
+    assert abs(w.mean() - mean) < 5 * math.sqrt(var / n) / n
+    assert abs(w.var() * n / var - 1) < 5 * math.sqrt(2) / n
+    w32 = be.gaussian(be.rng(0, 1), n, var=var, mean=mean, dtype="float32")
+    assert w32.dtype == np.float32 and np.allclose(w32, w, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="var"):
+        be.gaussian(be.rng(0), 3, var=0.0)
+    with pytest.raises(ValueError, match="n must be an integer"):
+        be.gaussian(be.rng(0), 0)
+    with pytest.raises(ValueError, match="dtype"):
+        be.gaussian(be.rng(0), 3, dtype="float16")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n", [1, 2, 7, 64])
+def test_orthogonal_is_orthogonal_and_matches_implicit_products(be, n, dtype):
+    f = be.haar_factors(be.rng(3, 1), n, dtype=dtype)
+    assert isinstance(f, HaarFactors) and f.n == n
+    q = be.factors_to_dense(f)
+    tol = 50 * np.finfo(dtype).eps * max(n, 1)
+    assert q.dtype == np.dtype(dtype)
+    assert np.abs(q.T @ q - np.eye(n)).max() < tol
+    assert np.abs(q @ q.T - np.eye(n)).max() < tol
+    x = np.random.default_rng(0).standard_normal((n, 5)).astype(dtype)
+    assert np.abs(be.apply_orthogonal(f, x) - q @ x).max() < tol * 10
+    assert np.abs(be.apply_orthogonal(f, x, transpose=True) - q.T @ x).max() < tol * 10
+    x_before = x.copy()
+    be.apply_orthogonal(f, x, transpose=True)
+    assert np.array_equal(x, x_before)  # inputs are not overwritten
+    assert np.abs(be.apply_orthogonal(f, x[:, 0]) - q @ x[:, 0]).max() < tol * 10
+    # the dense draw from the same stream is the same matrix
+    assert np.array_equal(be.orthogonal(be.rng(3, 1), n, dtype=dtype), q)
+    with pytest.raises(ValueError, match="rows"):
+        be.apply_orthogonal(f, np.ones((n + 1, 2), dtype=dtype))
+
+
+def test_orthogonal_is_haar_distributed(be):
+    """Haar O(3): Q_00 ~ U(-1, 1) (Archimedes), E tr Q = 0, E (tr Q)^2 = 1, det = +-1 equally.
+
+    Plain QR (no sign correction) fails every one of these: its Q_00 = -|g_0|/|g| < 0.
+    Tolerances: N = 3000 draws; 5 standard errors of each sample mean.
+    """
+    n_draws = 3000
+    qs = np.stack([be.orthogonal(be.rng(i, 1), 3) for i in range(n_draws)])
+    q00 = qs[:, 0, 0]
+    assert stats.kstest(q00, stats.uniform(loc=-1, scale=2).cdf).pvalue > 1e-3
+    tr = np.trace(qs, axis1=1, axis2=2)
+    det = np.linalg.det(qs)
+    se = 1 / math.sqrt(n_draws)
+    assert abs(tr.mean()) < 5 * tr.std() * se
+    assert abs((tr**2).mean() - 1) < 5 * (tr**2).std() * se
+    assert np.allclose(np.abs(det), 1)
+    assert abs(det.mean()) < 5 * se
+    # every entry has mean 0 and variance 1/n
+    assert np.all(np.abs(qs.mean(axis=0)) < 5 * math.sqrt(1 / 3) * se)
+    assert np.all(np.abs((qs**2).mean(axis=0) - 1 / 3) < 5 * 0.3 * se)
+    # control: the biased plain QR is caught by the same test
+    plain = np.stack([np.linalg.qr(np.random.default_rng(i).standard_normal((3, 3)))[0]
+                      for i in range(300)])
+    assert stats.kstest(plain[:, 0, 0], stats.uniform(loc=-1, scale=2).cdf).pvalue < 1e-3
+
+
+def test_activation_and_helpers(be):
+    act = get_activation("selu")
+    x = np.linspace(-3, 3, 12).reshape(3, 4)
+    assert np.allclose(be.activation_forward(act, x), act.f(x))
+    assert np.allclose(be.activation_derivative(act, x), act.df(x))
+    x32 = x.astype(np.float32)
+    assert be.activation_forward(act, x32).dtype == np.float32
+    assert be.activation_derivative(get_activation("linear"), x32).dtype == np.float32
+    assert be.to_numpy(be.asarray([1.0, 2.0])).tolist() == [1.0, 2.0]
+    counts, edges = be.histogram(np.arange(10.0), 5)
+    assert counts.sum() == 10 and len(edges) == 6
+    assert np.array_equal(be.matmul(np.eye(2), np.ones((2, 3))), np.ones((2, 3)))
+    assert "numpy" in be.describe()
+    be.synchronize()
+
+
+def _fake_kernels():
+    """A stand-in for meanfield.gpu.kernels that evaluates tanh with CuPy ufuncs."""
+    import cupy as cp
+
+    mod = types.ModuleType("meanfield.gpu.kernels")
+
+    def activation_forward(act, x):
+        assert act.name == "tanh"
+        return cp.tanh(x)
+
+    def activation_derivative(act, x):
+        return 1 - cp.tanh(x) ** 2
+
+    mod.activation_forward = activation_forward
+    mod.activation_derivative = activation_derivative
+    return mod
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAVE_GPU, reason="needs CuPy and a CUDA device")
+def test_cupy_backend(monkeypatch):  # pragma: no cover - needs a GPU
+    import cupy as cp
+
+    be = get_backend("cupy")
+    q = be.orthogonal(be.rng(0, 1), 64)
+    assert float(cp.abs(q.T @ q - cp.eye(64)).max()) < 1e-12
+    a = be.to_numpy(be.standard_normal(be.rng(1, 2), (3, 3)))
+    assert np.array_equal(a, be.to_numpy(be.standard_normal(be.rng(1, 2), (3, 3))))
+    kernels = _fake_kernels()
+    pkg = types.ModuleType("meanfield.gpu")
+    pkg.kernels = kernels
+    monkeypatch.setitem(sys.modules, "meanfield.gpu", pkg)
+    monkeypatch.setitem(sys.modules, "meanfield.gpu.kernels", kernels)
+    monkeypatch.setattr(be, "_kernels", None)
+    x = cp.linspace(-2, 2, 10)
+    assert np.allclose(be.to_numpy(be.activation_forward(get_activation("tanh"), x)),
+                       np.tanh(np.linspace(-2, 2, 10)))
