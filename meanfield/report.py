@@ -35,6 +35,7 @@ class Claim:
 class ReportContext:
     out: Path
     full: bool = False
+    _lu: dict | None = None
 
 
 def _savefig(fig, ctx, stem):
@@ -128,8 +129,169 @@ def r_score_versus_sigma(ctx):
                   f"max R = {worst:.3g}; ReLU spread {relu_spread:.1e}", worst < 0 and relu_spread < 1e-12, png)]
 
 
+def output_mean_map(ctx):
+    """Chen et al., Fig. 3: |E f(x)| against the input mean for several variances (theory vs MC)."""
+    import matplotlib.pyplot as plt
+
+    act = mf.get_activation("selu")
+    means = np.linspace(-1.0, 1.0, 41)
+    variances = (0.25, 1.0, 4.0, 16.0)
+    samples = 400_000 if ctx.full else 40_000
+    rng = np.random.default_rng(0)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    worst_z = 0.0
+    for var in variances:
+        theory = mf.output_mean(act, means, var)
+        line, = ax.plot(means, np.abs(theory), label=f"var = {var:g} (theory)")
+        x = means[:, None] + np.sqrt(var) * rng.standard_normal((means.size, samples))
+        y = act.f(x)
+        mc, err = y.mean(axis=1), y.std(axis=1) / np.sqrt(samples)
+        ax.plot(means, np.abs(mc), "--", color=line.get_color(), alpha=0.8)
+        worst_z = max(worst_z, float(np.max(np.abs(mc - theory) / err)))
+    ax.plot([], [], "k--", label="Monte Carlo")
+    ax.set(xlabel=r"input mean $E[h_l]$", ylabel=r"$|E[f(h_l)]|$",
+           title=r"SELU output mean, $h_l \sim N(E[h_l], \sigma^2)$ (Chen et al., Fig. 3)")
+    ax.legend(fontsize=8)
+    png = _savefig(fig, ctx, "output_mean")
+    bias = [float(mf.output_mean(act, 0.0, v)) for v in variances]
+    return [Claim("Chen et al., Fig. 3 / eq. 12",
+                  "large input variance biases the SELU output mean upward (and Monte Carlo matches eq. 12)",
+                  f"E f at mean 0: {', '.join(f'{b:.3f}' for b in bias)} for var {variances}; "
+                  f"max |MC - theory| = {worst_z:.2f} standard errors",
+                  bias[-1] > bias[1] > 0 > bias[0] - 1e-12 and worst_z < 5, png)]
+
+
+def selu_vector_field(ctx):
+    """Klambauer et al.: the mean/variance map g(mu, nu) - (mu, nu) as a vector field."""
+    import matplotlib.pyplot as plt
+
+    mu, nu = np.meshgrid(np.linspace(-0.6, 0.6, 17), np.linspace(0.5, 1.6, 17))
+    omega, tau = 0.0, 1.0
+    # with omega = 0 the map does not depend on mu; use Klambauer's non-normalized weights
+    # omega = 0.1, tau = 1.05 too, where the fixed point moves but stays attracting
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    norms = []
+    for ax, (omega, tau) in zip(axes, ((0.0, 1.0), (0.1, 1.05)), strict=True):
+        m, v = mf.selu_map("selu", mu, nu, omega, tau)
+        ax.quiver(mu, nu, m - mu, v - nu, np.hypot(m - mu, v - nu), angles="xy", cmap="viridis")
+        point = (0.0, 1.0)
+        for _ in range(500):
+            point = tuple(float(c) for c in mf.selu_map("selu", *point, omega, tau))
+        norms.append(float(np.linalg.norm(mf.selu_map_jacobian("selu", *point, omega, tau), 2)))
+        ax.plot(*point, "r*", ms=14, label=f"fixed point ({point[0]:.3f}, {point[1]:.3f}), |J| = {norms[-1]:.4f}")
+        ax.set(xlabel=r"mean $\mu$", title=rf"$\omega = {omega}$, $\tau = {tau}$")
+        ax.legend(fontsize=8, loc="lower right")
+    axes[0].set_ylabel(r"variance $\nu$")
+    fig.suptitle(r"SELU mean/variance map: arrows $g(\mu, \nu) - (\mu, \nu)$ (Klambauer et al.)")
+    png = _savefig(fig, ctx, "selu_vector_field")
+    return [Claim("Klambauer et al.", "the SELU map has an attracting fixed point near (0, 1), also for "
+                  "non-normalized weights (omega = 0.1, tau = 1.05)",
+                  f"spectral norms {norms[0]:.4f}, {norms[1]:.4f}", max(norms) < 1, png)]
+
+
+def _lu_runs(ctx):
+    """Lu et al.'s synthetic study: L = 200, n = 500, orthogonal weights (cached per report run)."""
+    if getattr(ctx, "_lu", None) is None:
+        runs = {}
+        for name in ("tanh", "selu"):
+            base = mf.get_activation(name)
+            for act in (base, base.gpn()):
+                runs[act.name] = mf.simulate(act, depth=200, width=500, batch=16 if not ctx.full else 64,
+                                             weights="orthogonal", seed=1, n_seeds=2,
+                                             histogram_layers=[1, 50, 200], backend="numpy")
+        ctx._lu = runs
+    return ctx._lu
+
+
+def lu_signal_propagation(ctx):
+    """Lu et al.: |x_l|^2/n and |dE/dW_l|_F over 200 layers, tanh vs tanh-GPN, SELU vs SELU-GPN."""
+    import matplotlib.pyplot as plt
+
+    runs = _lu_runs(ctx)
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    for col, name in enumerate(("tanh", "selu")):
+        for label in (name, f"{name}-gpn"):
+            t = runs[label]
+            layers = t.layers
+            axes[0, col].plot(layers, t.record("x_sq").mean(0), label=label)
+            axes[1, col].semilogy(layers, t.record("grad_w_fro").mean(0), label=label)
+        axes[0, col].set(xlabel="layer l", ylabel=r"$\|x^l\|_2^2 / n$", title=f"{name}: forward")
+        axes[1, col].set(xlabel="layer l", ylabel=r"$\|\partial E / \partial W^l\|_F$", title=f"{name}: backward")
+        for ax in axes[:, col]:
+            ax.legend()
+    fig.suptitle("Orthogonal weights, L = 200, n = 500 (Lu, Gould & Ajanthan)")
+    fig.tight_layout()
+    png = _savefig(fig, ctx, "lu_signal_propagation")
+    tanh_last = float(runs["tanh"].record("x_sq")[:, -1].mean())
+    gpn_x = runs["tanh-gpn"].record("x_sq")
+    ratio = {k: float(np.mean([r.max() / r.min() for r in runs[k].record("grad_w_fro")])) for k in runs}
+    return [
+        Claim("Lu et al., synthetic experiments", "tanh's forward signal collapses while tanh-GPN keeps "
+              "|x_l|^2/n near 1", f"tanh |x_200|^2/n = {tanh_last:.4f}; tanh-GPN in "
+              f"[{gpn_x.min():.2f}, {gpn_x.max():.2f}]", tanh_last < 0.05 and 0.7 < gpn_x.min() and gpn_x.max() < 1.4, png),
+        Claim("Lu et al., synthetic experiments", "SELU's weight gradients explode across layers; SELU-GPN's "
+              "stay within a small ratio", f"max/min |dE/dW_l|_F: SELU {ratio['selu']:.0f}, SELU-GPN "
+              f"{ratio['selu-gpn']:.2f}", ratio["selu"] > 100 and ratio["selu-gpn"] < 3, png),
+    ]
+
+
+def lu_derivative_histograms(ctx):
+    """Lu et al.: histograms of f'(h_l) (the Jacobian's singular values) for tanh vs tanh-GPN."""
+    import matplotlib.pyplot as plt
+
+    runs = _lu_runs(ctx)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=False)
+    spreads = {}
+    for ax, label in zip(axes, ("tanh", "tanh-gpn"), strict=True):
+        h = runs[label].histograms
+        for i, layer in enumerate(h["layers"]):
+            counts, edges = h["df"][0, i], h["df_edges"][0, i]
+            centres = 0.5 * (edges[1:] + edges[:-1])
+            ax.plot(centres, counts / counts.sum(), drawstyle="steps-mid", label=f"layer {layer}")
+            if layer == h["layers"][-1]:
+                mean = np.sum(centres * counts) / counts.sum()
+                spreads[label] = float(np.sqrt(np.sum((centres - mean) ** 2 * counts) / counts.sum()))
+        ax.set(xlabel=r"$\phi'(h_i^l)$", ylabel="fraction", title=label)
+        ax.legend()
+    fig.suptitle("Singular values of the layer Jacobian's activation part (L = 200, n = 500)")
+    png = _savefig(fig, ctx, "lu_derivative_histograms")
+    return [Claim("Lu et al., synthetic experiments", "tanh becomes pseudo-linear (f'(h) concentrates) "
+                  "while tanh-GPN stays nonlinear", f"s.d. of f'(h_200): tanh {spreads['tanh']:.3f}, "
+                  f"tanh-GPN {spreads['tanh-gpn']:.3f}", spreads["tanh"] < 0.05 < spreads["tanh-gpn"], png)]
+
+
+def lu_ratio_versus_width(ctx):
+    """Lu et al.: gradient-norm ratio max_l/min_l |dE/dW_l|_F against width, L = 200."""
+    import matplotlib.pyplot as plt
+
+    widths = (50, 100, 200, 500, 1000) if ctx.full else (50, 100, 200, 500)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ratios = {}
+    for name in ("tanh", "selu"):
+        act = mf.get_activation(name).gpn()
+        values = []
+        for n in widths:
+            t = mf.simulate(act, depth=200, width=n, batch=8, weights="orthogonal", seed=2, n_seeds=3,
+                            backend="numpy")
+            values.append([r.max() / r.min() for r in t.record("grad_w_fro")])
+        values = np.array(values)
+        ratios[act.name] = values.mean(1)
+        ax.errorbar(widths, values.mean(1), yerr=values.std(1, ddof=1) / np.sqrt(values.shape[1]),
+                    marker="o", capsize=3, label=act.name)
+    ax.set(xscale="log", xlabel="width n", ylabel=r"$\max_l \|\partial E/\partial W^l\|_F / \min_l$",
+           title="Gradient norm ratio, L = 200, orthogonal weights (Lu et al.)")
+    ax.legend()
+    png = _savefig(fig, ctx, "lu_ratio_vs_width")
+    decreasing = all(r[-1] < r[0] for r in ratios.values())
+    return [Claim("Lu et al., synthetic experiments", "larger width gives more stable gradients "
+                  "(the ratio shrinks with n)",
+                  "; ".join(f"{k}: {v[0]:.2f} at n={widths[0]} -> {v[-1]:.2f} at n={widths[-1]}"
+                            for k, v in ratios.items()), decreasing, png)]
+
+
 #: report sections, in order
-SECTIONS = [published_numbers, phi_versus_q, r_score_versus_sigma]
+SECTIONS = [published_numbers, phi_versus_q, output_mean_map, r_score_versus_sigma, selu_vector_field,
+            lu_signal_propagation, lu_derivative_histograms, lu_ratio_versus_width]
 
 
 def _progress(items, enabled):
