@@ -228,7 +228,8 @@ def lu_signal_propagation(ctx):
     return [
         Claim("Lu et al., synthetic experiments", "tanh's forward signal collapses while tanh-GPN keeps "
               "|x_l|^2/n near 1", f"tanh |x_200|^2/n = {tanh_last:.4f}; tanh-GPN in "
-              f"[{gpn_x.min():.2f}, {gpn_x.max():.2f}]", tanh_last < 0.05 and 0.7 < gpn_x.min() and gpn_x.max() < 1.4, png),
+              f"[{gpn_x.min():.2f}, {gpn_x.max():.2f}]",
+              tanh_last < 0.05 and 0.7 < gpn_x.min() and gpn_x.max() < 1.4, png),
         Claim("Lu et al., synthetic experiments", "SELU's weight gradients explode across layers; SELU-GPN's "
               "stay within a small ratio", f"max/min |dE/dW_l|_F: SELU {ratio['selu']:.0f}, SELU-GPN "
               f"{ratio['selu-gpn']:.2f}", ratio["selu"] > 100 and ratio["selu-gpn"] < 3, png),
