@@ -58,17 +58,17 @@ def mp_gauss_expectation(g, mean, var, breakpoints=(), dps=REFERENCE_DPS):
 
         points = [-mpmath.inf, *cuts, mpmath.inf]
         intervals = list(zip(points, points[1:], strict=False))
-        # mpmath.quad stops on an *absolute* error estimate, so a result of 1e-120 would come back
-        # with few correct digits: integrate each interval scaled by a rough estimate of the whole
-        # integral's size (intervals below 1e-25 of it need no relative accuracy of their own).
-        rough = [abs(mpmath.quad(integrand, iv, maxdegree=4)) for iv in intervals]
-        size = sum(rough)
+        parts = [mpmath.quad(integrand, iv, maxdegree=10, error=True) for iv in intervals]
+        # intervals below 10^-(dps+2) of the whole need no relative accuracy of their own
+        floor = sum(abs(value) for value, _ in parts) * mpmath.mpf(10) ** -(dps + 2)
         total = mpmath.mpf(0)
-        for iv, part in zip(intervals, rough, strict=True):
-            if part == 0:
-                continue
-            scale = max(part, size * mpmath.mpf(10) ** -25)
-            total += scale * mpmath.quad(lambda z, c=scale: integrand(z) / c, iv, maxdegree=10)
+        for iv, (value, err) in zip(intervals, parts, strict=True):
+            if value != 0 and err > max(abs(value) * mpmath.mpf(10) ** -(dps + 2), floor):
+                # mpmath.quad stops on an *absolute* error estimate, so an interval worth 1e-120
+                # comes back with few correct digits: integrate it again scaled to O(1)
+                scale = abs(value)
+                value = scale * mpmath.quad(lambda z, c=scale: integrand(z) / c, iv, maxdegree=10)
+            total += value
         return total
 
 
