@@ -82,6 +82,9 @@ def test_user_expression_kinks_and_derivative():
     np.testing.assert_allclose(act.df(np.array([0.0, 2.0])), [0.3, 1.0])
     assert Activation.from_expression("Max(x, 0) + Abs(x - 2)").kinks == (0.0, 2.0)
     assert parse_activation_expression("x^3") == X**3
+    step = Activation.from_expression("x*Heaviside(x)")  # f' has a DiracDelta term: 0 off the kink
+    np.testing.assert_array_equal(step.df(np.array([-1.0, 2.0])), [0.0, 1.0])
+    assert step.kinks == (0.0,)
     with pytest.raises(ValueError, match="unknown name .a."):
         Activation.from_expression("a*x")
     with pytest.raises(ValueError, match="depend on x"):

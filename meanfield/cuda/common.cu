@@ -1,0 +1,305 @@
+// meanfield/cuda/common.cu -- shared CUDA building blocks of meanfield's activation kernels.
+//
+// This text is prepended to activations.cu (the hand-written built-in kernels) and to the
+// kernels that meanfield.gpu.codegen generates from a user's SymPy expression; the pieces are
+// concatenated in Python, so no #include is needed under NVRTC (CuPy's RawModule).
+//
+// Layout
+//   1. MF_FN and the mf_* math overload set (float -> expf & co, double -> exp & co).  These
+//      compile for the device (nvcc/NVRTC) *and* for the host (g++), which lets the test-suite
+//      check the activation formulas numerically on a machine without a GPU.
+//   2. Device-only drivers (guarded by MF_DEVICE_CODE): grid-stride elementwise loops with
+//      16-byte vector loads when the pointers allow it, a warp-shuffle block reduction, and the
+//      Kahan-compensated backward-with-parameter-gradient loop.
+//
+// An "Op" is a struct with  T f(T x) const  and  T df(T x) const  (and, for the SELU family,
+// T unit(T x) const = f(x) / lam computed without dividing).  Parameters live in the Op and
+// reach it as kernel arguments.
+//
+// No cuRAND, no CUB, no standard headers on the device side.
+
+#ifndef MEANFIELD_COMMON_CU
+#define MEANFIELD_COMMON_CU
+
+#if defined(__CUDACC_RTC__) || defined(__CUDACC__)
+#define MF_DEVICE_CODE 1
+#define MF_FN __device__ __forceinline__
+#else
+#include <math.h>
+#define MF_FN inline
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// 1. math overloads: one name, float and double versions; the float one calls the float
+//    function so that a float instantiation never computes in double.
+
+#define MF_UNARY(name, fname, dname)                          \
+    MF_FN float name(float a) { return fname(a); }            \
+    MF_FN double name(double a) { return dname(a); }
+
+#define MF_BINARY(name, fname, dname)                                 \
+    MF_FN float name(float a, float b) { return fname(a, b); }        \
+    MF_FN double name(double a, double b) { return dname(a, b); }
+
+MF_UNARY(mf_exp, expf, exp)
+MF_UNARY(mf_exp2, exp2f, exp2)
+MF_UNARY(mf_expm1, expm1f, expm1)
+MF_UNARY(mf_log, logf, log)
+MF_UNARY(mf_log2, log2f, log2)
+MF_UNARY(mf_log10, log10f, log10)
+MF_UNARY(mf_log1p, log1pf, log1p)
+MF_UNARY(mf_sqrt, sqrtf, sqrt)
+MF_UNARY(mf_cbrt, cbrtf, cbrt)
+MF_UNARY(mf_sin, sinf, sin)
+MF_UNARY(mf_cos, cosf, cos)
+MF_UNARY(mf_tan, tanf, tan)
+MF_UNARY(mf_asin, asinf, asin)
+MF_UNARY(mf_acos, acosf, acos)
+MF_UNARY(mf_atan, atanf, atan)
+MF_UNARY(mf_sinh, sinhf, sinh)
+MF_UNARY(mf_cosh, coshf, cosh)
+MF_UNARY(mf_tanh, tanhf, tanh)
+MF_UNARY(mf_asinh, asinhf, asinh)
+MF_UNARY(mf_acosh, acoshf, acosh)
+MF_UNARY(mf_atanh, atanhf, atanh)
+MF_UNARY(mf_erf, erff, erf)
+MF_UNARY(mf_erfc, erfcf, erfc)
+MF_UNARY(mf_tgamma, tgammaf, tgamma)
+MF_UNARY(mf_lgamma, lgammaf, lgamma)
+MF_UNARY(mf_fabs, fabsf, fabs)
+MF_UNARY(mf_floor, floorf, floor)
+MF_UNARY(mf_ceil, ceilf, ceil)
+MF_BINARY(mf_pow, powf, pow)
+MF_BINARY(mf_atan2, atan2f, atan2)
+MF_BINARY(mf_hypot, hypotf, hypot)
+MF_BINARY(mf_fmod, fmodf, fmod)
+
+#undef MF_UNARY
+#undef MF_BINARY
+
+// Standard normal CDF.  CUDA has normcdf/normcdff (accurate in both tails); the host fallback
+// (used only by the host-side tests) is the same erfc form.
+#ifdef MF_DEVICE_CODE
+MF_FN float mf_normcdf(float a) { return normcdff(a); }
+MF_FN double mf_normcdf(double a) { return normcdf(a); }
+#else
+MF_FN float mf_normcdf(float a) { return 0.5f * erfcf(-a * 0.70710678118654752f); }
+MF_FN double mf_normcdf(double a) { return 0.5 * erfc(-a * 0.70710678118654752); }
+#endif
+
+// NaN-propagating max/min (like numpy.maximum; fmax would drop a NaN).
+template <typename T> MF_FN T mf_max(T a, T b) { return (a != a || a > b) ? a : b; }
+template <typename T> MF_FN T mf_min(T a, T b) { return (a != a || a < b) ? a : b; }
+// sign(0) = 0, sign(NaN) = NaN (numpy.sign).
+template <typename T> MF_FN T mf_sign(T a) { return a > T(0) ? T(1) : (a < T(0) ? T(-1) : a); }
+
+template <typename T> MF_FN T mf_nan();
+template <> MF_FN float mf_nan<float>() { return 0.0f / 0.0f; }
+template <> MF_FN double mf_nan<double>() { return 0.0 / 0.0; }
+template <typename T> MF_FN T mf_inf();
+template <> MF_FN float mf_inf<float>() { return 1.0f / 0.0f; }
+template <> MF_FN double mf_inf<double>() { return 1.0 / 0.0; }
+
+// One step of Kahan (compensated) summation: sum += v with the lost low-order bits kept in c.
+template <typename T> MF_FN void mf_kahan_add(T& sum, T& c, T v) {
+    T y = v - c;
+    T t = sum + y;
+    c = (t - sum) - y;
+    sum = t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. device-only drivers
+
+#ifdef MF_DEVICE_CODE
+
+// Threads per block the host launches with (kernels.py reads it from here via MF_BLOCK).
+#define MF_BLOCK 256
+
+template <typename T, int V>
+struct alignas(sizeof(T) * V) mf_pack {
+    T v[V];
+};
+
+MF_FN bool mf_aligned16(const void* p) {
+    return (reinterpret_cast<unsigned long long>(p) & 15ull) == 0ull;
+}
+
+MF_FN long long mf_thread_index() {
+    return static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+
+MF_FN long long mf_thread_count() {
+    return static_cast<long long>(gridDim.x) * blockDim.x;
+}
+
+// y[i] = scale * op.f(x[i]) + shift   (y may be x: each element is read before it is written
+// by the same thread).  Grid-stride over 16-byte packs, then a scalar tail.
+template <typename T, typename Op>
+MF_FN void mf_forward_loop(const T* x, T* y, long long n, const Op& op, T scale, T shift) {
+    constexpr int V = 16 / sizeof(T);
+    const long long start = mf_thread_index();
+    const long long stride = mf_thread_count();
+    long long head = 0;
+    if (mf_aligned16(x) && mf_aligned16(y)) {
+        const long long np = n / V;
+        const mf_pack<T, V>* xp = reinterpret_cast<const mf_pack<T, V>*>(x);
+        mf_pack<T, V>* yp = reinterpret_cast<mf_pack<T, V>*>(y);
+        for (long long i = start; i < np; i += stride) {
+            mf_pack<T, V> a = xp[i];
+#pragma unroll
+            for (int k = 0; k < V; ++k) a.v[k] = scale * op.f(a.v[k]) + shift;
+            yp[i] = a;
+        }
+        head = np * V;
+    }
+    for (long long i = head + start; i < n; i += stride) y[i] = scale * op.f(x[i]) + shift;
+}
+
+// y[i] = scale * op.df(x[i])
+template <typename T, typename Op>
+MF_FN void mf_derivative_loop(const T* x, T* y, long long n, const Op& op, T scale) {
+    constexpr int V = 16 / sizeof(T);
+    const long long start = mf_thread_index();
+    const long long stride = mf_thread_count();
+    long long head = 0;
+    if (mf_aligned16(x) && mf_aligned16(y)) {
+        const long long np = n / V;
+        const mf_pack<T, V>* xp = reinterpret_cast<const mf_pack<T, V>*>(x);
+        mf_pack<T, V>* yp = reinterpret_cast<mf_pack<T, V>*>(y);
+        for (long long i = start; i < np; i += stride) {
+            mf_pack<T, V> a = xp[i];
+#pragma unroll
+            for (int k = 0; k < V; ++k) a.v[k] = scale * op.df(a.v[k]);
+            yp[i] = a;
+        }
+        head = np * V;
+    }
+    for (long long i = head + start; i < n; i += stride) y[i] = scale * op.df(x[i]);
+}
+
+// y[i] = scale * op.f(x[i]) + shift and dy[i] = scale * op.df(x[i]) in one pass over x (the
+// simulator's forward step keeps f'(h) for its backward pass).
+template <typename T, typename Op>
+MF_FN void mf_forward_derivative_loop(const T* x, T* y, T* dy, long long n, const Op& op, T scale,
+                                      T shift) {
+    constexpr int V = 16 / sizeof(T);
+    const long long start = mf_thread_index();
+    const long long stride = mf_thread_count();
+    long long head = 0;
+    if (mf_aligned16(x) && mf_aligned16(y) && mf_aligned16(dy)) {
+        const long long np = n / V;
+        const mf_pack<T, V>* xp = reinterpret_cast<const mf_pack<T, V>*>(x);
+        mf_pack<T, V>* yp = reinterpret_cast<mf_pack<T, V>*>(y);
+        mf_pack<T, V>* dp = reinterpret_cast<mf_pack<T, V>*>(dy);
+        for (long long i = start; i < np; i += stride) {
+            const mf_pack<T, V> a = xp[i];
+            mf_pack<T, V> f, d;
+#pragma unroll
+            for (int k = 0; k < V; ++k) {
+                f.v[k] = scale * op.f(a.v[k]) + shift;
+                d.v[k] = scale * op.df(a.v[k]);
+            }
+            yp[i] = f;
+            dp[i] = d;
+        }
+        head = np * V;
+    }
+    for (long long i = head + start; i < n; i += stride) {
+        const T xi = x[i];
+        y[i] = scale * op.f(xi) + shift;
+        dy[i] = scale * op.df(xi);
+    }
+}
+
+// gx[i] = g[i] * scale * op.df(x[i])   (gx may be x or g)
+template <typename T, typename Op>
+MF_FN void mf_backward_loop(const T* x, const T* g, T* gx, long long n, const Op& op, T scale) {
+    constexpr int V = 16 / sizeof(T);
+    const long long start = mf_thread_index();
+    const long long stride = mf_thread_count();
+    long long head = 0;
+    if (mf_aligned16(x) && mf_aligned16(g) && mf_aligned16(gx)) {
+        const long long np = n / V;
+        const mf_pack<T, V>* xp = reinterpret_cast<const mf_pack<T, V>*>(x);
+        const mf_pack<T, V>* gp = reinterpret_cast<const mf_pack<T, V>*>(g);
+        mf_pack<T, V>* op_ = reinterpret_cast<mf_pack<T, V>*>(gx);
+        for (long long i = start; i < np; i += stride) {
+            mf_pack<T, V> a = xp[i];
+            const mf_pack<T, V> b = gp[i];
+#pragma unroll
+            for (int k = 0; k < V; ++k) a.v[k] = b.v[k] * (scale * op.df(a.v[k]));
+            op_[i] = a;
+        }
+        head = np * V;
+    }
+    for (long long i = head + start; i < n; i += stride) gx[i] = g[i] * (scale * op.df(x[i]));
+}
+
+// Sum of v over the block, valid in thread 0.  Warp shuffles, then one warp over the per-warp
+// sums held in shared memory.  blockDim.x must be a multiple of 32 (at most 1024).
+MF_FN double mf_block_sum(double v) {
+    __shared__ double warp_sums[32];
+    const unsigned lane = threadIdx.x & 31u;
+    const unsigned warp = threadIdx.x >> 5;
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
+    if (lane == 0) warp_sums[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        const unsigned nwarps = (blockDim.x + 31u) >> 5;
+        v = lane < nwarps ? warp_sums[lane] : 0.0;
+#pragma unroll
+        for (int offset = 16; offset > 0; offset >>= 1)
+            v += __shfl_down_sync(0xffffffffu, v, offset);
+    }
+    return v;
+}
+
+// Backward with a trainable scale parameter lam (Appendix B, Algorithm 2 of "Rethinking the
+// self-normalization"): gx[i] = g[i] * scale * op.df(x[i]) and
+//     *acc += sum_i g[i] * scale * op.unit(x[i])        (= dL/dlam, since f = lam * unit).
+// g[i] is loaded once and reused for both; each thread keeps a Kahan-compensated partial sum
+// in T over its grid-stride share, the block reduces the partials in double, and one thread
+// per block does a single atomicAdd into the double accumulator.  Launch with a grid of a few
+// thousand blocks (not n / blockDim), so that each thread sums many elements on chip.
+template <typename T, typename Op>
+MF_FN void mf_backward_param_loop(const T* x, const T* g, T* gx, double* acc, long long n,
+                                  const Op& op, T scale) {
+    constexpr int V = 16 / sizeof(T);
+    const long long start = mf_thread_index();
+    const long long stride = mf_thread_count();
+    T sum = T(0);
+    T comp = T(0);
+    long long head = 0;
+    if (mf_aligned16(x) && mf_aligned16(g) && mf_aligned16(gx)) {
+        const long long np = n / V;
+        const mf_pack<T, V>* xp = reinterpret_cast<const mf_pack<T, V>*>(x);
+        const mf_pack<T, V>* gp = reinterpret_cast<const mf_pack<T, V>*>(g);
+        mf_pack<T, V>* op_ = reinterpret_cast<mf_pack<T, V>*>(gx);
+        for (long long i = start; i < np; i += stride) {
+            mf_pack<T, V> a = xp[i];
+            const mf_pack<T, V> b = gp[i];
+#pragma unroll
+            for (int k = 0; k < V; ++k) {
+                const T xi = a.v[k];
+                a.v[k] = b.v[k] * (scale * op.df(xi));
+                mf_kahan_add(sum, comp, b.v[k] * (scale * op.unit(xi)));
+            }
+            op_[i] = a;
+        }
+        head = np * V;
+    }
+    for (long long i = head + start; i < n; i += stride) {
+        const T xi = x[i];
+        const T gi = g[i];
+        gx[i] = gi * (scale * op.df(xi));
+        mf_kahan_add(sum, comp, gi * (scale * op.unit(xi)));
+    }
+    const double total = mf_block_sum(static_cast<double>(sum) - static_cast<double>(comp));
+    if (threadIdx.x == 0) atomicAdd(acc, total);
+}
+
+#endif  // MF_DEVICE_CODE
+
+#endif  // MEANFIELD_COMMON_CU

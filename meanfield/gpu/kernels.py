@@ -1,0 +1,574 @@
+"""Elementwise CUDA kernels for activations: forward, derivative, backward, backward with d/dlam.
+
+Every function takes a contiguous CuPy array (float32 or float64, C or Fortran order; the
+kernels run over its memory as one flat vector, so every other array must have the same
+layout) and launches a kernel on that array's device and CuPy's current stream; nothing
+synchronizes.
+
+* Built-in activations (and any affine ``scale * f + shift`` of one: GPN versions, ``nrelu``,
+  ``nswish``, or a user expression of that shape) run the hand-written kernels of
+  ``meanfield/cuda/activations.cu``. They are recognized by their SymPy template, not by name.
+* Any other activation with a SymPy template runs kernels generated from it by
+  :mod:`meanfield.gpu.codegen`.
+* Activations built from NumPy callables have no template and raise ``ValueError``.
+
+CUDA modules are compiled lazily with ``cupy.RawModule`` (NVRTC; one name expression per
+template instantiation) and cached per device id; CuPy is imported only when a kernel runs,
+so ``import meanfield.gpu`` works without it. :func:`kernel_plan` (pure Python) tells which
+kernel an activation gets.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from meanfield.activations import Activation, get_activation
+from meanfield.gpu import codegen
+
+__all__ = [
+    "BLOCK_SIZE",
+    "KernelPlan",
+    "activation_backward",
+    "activation_backward_lambda",
+    "activation_derivative",
+    "activation_forward",
+    "activation_forward_derivative",
+    "builtin_name_expressions",
+    "builtin_source",
+    "is_available",
+    "kernel_plan",
+]
+
+#: Threads per block of every launch (``MF_BLOCK`` in ``common.cu``; a multiple of 32).
+BLOCK_SIZE = 256
+
+#: Blocks per SM of the elementwise launches (grid-stride loops cover the rest).
+_BLOCKS_PER_SM_ELEMENTWISE = 32
+#: Blocks per SM of the reduction launch: a few thousand blocks on an H100 (132 SMs), so that
+#: each thread sums a long grid-stride run on chip and only ~2k atomics hit the accumulator.
+_BLOCKS_PER_SM_REDUCTION = 16
+
+# family -> (C++ Op, parameter names for the slots p0, p1, p2)
+_BUILTIN_OPS = {
+    "relu": ("mf::Relu", ()),
+    "lrelu": ("mf::LRelu", ("slope",)),
+    "elu": ("mf::Elu", ("alpha",)),
+    "selu": ("mf::Selu", ("lam", "alpha")),
+    "dselu": ("mf::Selu", ("lam", "alpha")),
+    "sselu": ("mf::SSelu", ("lam", "alpha", "beta")),
+    "lselu": ("mf::LSelu", ("lam", "alpha", "beta")),
+    "tanh": ("mf::Tanh", ()),
+    "sigmoid": ("mf::Sigmoid", ()),
+    "softplus": ("mf::Softplus", ()),
+    "gelu": ("mf::Gelu", ()),
+    "swish": ("mf::Swish", ()),
+    "erf": ("mf::Erf", ()),
+    "linear": ("mf::Linear", ()),
+}
+#: Ops whose f is lam * unit(x): they have the fused backward with dL/dlam.
+_LAMBDA_OPS = ("mf::Selu", "mf::SSelu", "mf::LSelu")
+_CTYPES = {"float32": "float", "float64": "double"}
+_KINDS = ("forward", "derivative", "forward_derivative", "backward")
+
+_reference_templates = {}
+_lock = threading.RLock()
+_modules = {}  # (device id, module key) -> cupy.RawModule
+_functions = {}  # (device id, module key, name expression) -> kernel
+_generated = {}  # (template, param names) -> codegen.KernelSource
+_sm_counts = {}  # device id -> multiprocessor count
+
+
+# ------------------------------------------------------------------------------------------------
+# sources and name expressions
+
+
+def builtin_name_expressions():
+    """Name expressions of every hand-written kernel instantiation (for ``cupy.RawModule``).
+
+    Returns
+    -------
+    tuple of str
+        E.g. ``"mf_forward<mf::Relu, float>"``; forward, derivative, forward_derivative and
+        backward for every Op and both dtypes, and ``mf_backward_lambda`` for the SELU family.
+    """
+    ops = sorted({op for op, _ in _BUILTIN_OPS.values()})
+    names = [f"mf_{kind}<{op}, {c}>" for op in ops for kind in _KINDS for c in _CTYPES.values()]
+    names += [f"mf_backward_lambda<{op}, {c}>" for op in _LAMBDA_OPS for c in _CTYPES.values()]
+    return tuple(names)
+
+
+def builtin_source():
+    """The CUDA text of the built-in module: ``common.cu`` followed by ``activations.cu``."""
+    return codegen.read_cuda_source("common.cu") + "\n" + codegen.read_cuda_source(
+        "activations.cu")
+
+
+# ------------------------------------------------------------------------------------------------
+# which kernel an activation gets
+
+
+@dataclass(frozen=True)
+class KernelPlan:
+    """How an activation runs on the GPU (see :func:`kernel_plan`).
+
+    Attributes
+    ----------
+    kind : str
+        ``"builtin"`` (hand-written kernels) or ``"codegen"`` (generated from the template).
+    family : str or None
+        The built-in family recognized (``"sselu"``, ...), None for codegen.
+    op : str or None
+        The C++ Op of the built-in kernels (``"mf::SSelu"``), None for codegen.
+    params : tuple of float
+        Kernel arguments: the three Op slots (built-in) or every parameter in order (codegen).
+    scale, shift : float
+        The affine wrapper ``scale * f + shift`` (1 and 0 for codegen, where it is part of the
+        generated expression).
+    has_lambda : bool
+        Whether :func:`activation_backward_lambda` applies (the SELU family).
+    source : codegen.KernelSource or None
+        The generated module (codegen only).
+    """
+
+    kind: str
+    family: str | None
+    op: str | None
+    params: tuple
+    scale: float = 1.0
+    shift: float = 0.0
+    has_lambda: bool = False
+    source: codegen.KernelSource | None = None
+
+
+def _reference_template(family):
+    if family not in _reference_templates:
+        names = _BUILTIN_OPS[family][1]
+        dummy = {"dselu": {"lam": 1.0, "alpha": 1.0}, "sselu": dict.fromkeys(names, 1.0),
+                 "lselu": dict.fromkeys(names, 1.0)}.get(family, {})
+        _reference_templates[family] = get_activation(family, **dummy).template
+    return _reference_templates[family]
+
+
+def _peel_affine(template, params):
+    """Split ``s * inner + b`` (s, b parameter symbols) into ``(s name, b name, inner)``."""
+    if not isinstance(template, sp.Add):
+        return None
+    for b in template.args:
+        if not (isinstance(b, sp.Symbol) and b.name in params):
+            continue
+        rest = [t for t in template.args if t is not b]
+        if len(rest) != 1 or not isinstance(rest[0], sp.Mul):
+            continue
+        for s in rest[0].args:
+            if not (isinstance(s, sp.Symbol) and s.name in params and s != b):
+                continue
+            inner = sp.Mul(*[a for a in rest[0].args if a is not s])
+            if s not in inner.free_symbols and b not in inner.free_symbols:
+                return s.name, b.name, inner
+    return None
+
+
+def _match_builtin(template, params):
+    """Return ``(family, slot values, scale, shift)`` if ``template`` is an affine built-in."""
+    names_in = {s.name for s in template.free_symbols} - {"x"}
+    for family, (_, names) in _BUILTIN_OPS.items():
+        if names_in == set(names) and template == _reference_template(family):
+            return family, tuple(params[n] for n in names), 1.0, 0.0
+    peeled = _peel_affine(template, params)
+    if peeled is not None:
+        s, b, inner = peeled
+        found = _match_builtin(inner, {k: v for k, v in params.items() if k not in (s, b)})
+        if found is not None:
+            family, values, scale, shift = found
+            return family, values, params[s] * scale, params[s] * shift + params[b]
+    return None
+
+
+def _as_activation(act):
+    if isinstance(act, Activation):
+        return act
+    if isinstance(act, str):
+        return get_activation(act)
+    raise ValueError(f"act must be an Activation or a built-in name; got {type(act).__name__}")
+
+
+def kernel_plan(act):
+    """Decide which CUDA kernels run ``act`` (no GPU needed).
+
+    Parameters
+    ----------
+    act : Activation or str
+        An activation, or a built-in name.
+
+    Returns
+    -------
+    KernelPlan
+
+    Raises
+    ------
+    ValueError
+        If ``act`` has no SymPy template (built from NumPy callables), or its template cannot
+        be printed as CUDA code.
+
+    >>> from meanfield import get_activation
+    >>> plan = kernel_plan(get_activation("relu").gpn())
+    >>> plan.kind, plan.op, round(plan.scale, 6), plan.shift
+    ('builtin', 'mf::Relu', 1.414214, 0.0)
+    >>> kernel_plan(Activation.from_expression("x*tanh(x)")).kind
+    'codegen'
+    """
+    act = _as_activation(act)
+    if act.template is None:
+        raise ValueError(f"act: activation {act.name!r} has no SymPy template (it was built from "
+                         "NumPy callables), so it has no GPU kernel; build it from an expression "
+                         "with Activation.from_expression to run it on the GPU")
+    found = _match_builtin(act.template, act.params)
+    if found is not None:
+        family, values, scale, shift = found
+        op = _BUILTIN_OPS[family][0]
+        slots = tuple(float(v) for v in values) + (0.0,) * (3 - len(values))
+        return KernelPlan("builtin", family, op, slots, float(scale), float(shift),
+                          has_lambda=op in _LAMBDA_OPS)
+    key = (act.template, tuple(act.params))
+    with _lock:
+        if key not in _generated:
+            _generated[key] = codegen.generate_kernel_source(act.template, tuple(act.params))
+        source = _generated[key]
+    return KernelPlan("codegen", None, None, tuple(float(v) for v in act.params.values()),
+                      source=source)
+
+
+# ------------------------------------------------------------------------------------------------
+# CuPy side (imported lazily)
+
+
+def _cupy():
+    try:
+        import cupy
+    except ImportError as exc:
+        raise ImportError("meanfield.gpu kernels need CuPy and a CUDA GPU: pip install "
+                          "'meanfield[cuda13]' (or [cuda12])") from exc
+    return cupy
+
+
+def is_available():
+    """Whether CuPy imports and sees at least one CUDA device.
+
+    Returns
+    -------
+    bool
+    """
+    try:
+        import cupy
+    except ImportError:
+        return False
+    try:
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # CUDARuntimeError (no driver/device) and friends
+        return False
+
+
+def _module(device_id, key, source, names):
+    cache_key = (device_id, key)
+    with _lock:
+        mod = _modules.get(cache_key)
+        if mod is None:
+            cupy = _cupy()
+            with cupy.cuda.Device(device_id):
+                mod = cupy.RawModule(code=source, name_expressions=tuple(names))
+            _modules[cache_key] = mod
+    return mod
+
+
+def _function(device_id, plan, kind, dtype):
+    dtype_name = np.dtype(dtype).name
+    if plan.kind == "builtin":
+        key, name = "builtin", f"mf_{kind}<{plan.op}, {_CTYPES[dtype_name]}>"
+    else:
+        key, name = plan.source.key, plan.source.name_expression(kind, dtype_name)
+    fkey = (device_id, key, name)
+    with _lock:
+        fn = _functions.get(fkey)
+        if fn is None:
+            if plan.kind == "builtin":
+                mod = _module(device_id, key, builtin_source(), builtin_name_expressions())
+            else:
+                mod = _module(device_id, key, plan.source.source,
+                              plan.source.name_expressions.values())
+            cupy = _cupy()
+            with cupy.cuda.Device(device_id):
+                fn = mod.get_function(name)
+            _functions[fkey] = fn
+    return fn
+
+
+def _sm_count(device_id):
+    if device_id not in _sm_counts:
+        cupy = _cupy()
+        _sm_counts[device_id] = int(
+            cupy.cuda.Device(device_id).attributes["MultiProcessorCount"])
+    return _sm_counts[device_id]
+
+
+def _elementwise_grid(n, itemsize, device_id):
+    per_block = BLOCK_SIZE * (16 // itemsize)  # one 16-byte pack per thread per step
+    return max(1, min(math.ceil(n / per_block), _BLOCKS_PER_SM_ELEMENTWISE * _sm_count(device_id)))
+
+
+def _reduction_grid(n, device_id, blocks):
+    if blocks is not None:
+        if isinstance(blocks, bool) or not isinstance(blocks, (int, np.integer)) or blocks < 1:
+            raise ValueError(f"blocks must be a positive integer; got {blocks!r}")
+        return int(blocks)
+    return max(1, min(math.ceil(n / BLOCK_SIZE), _BLOCKS_PER_SM_REDUCTION * _sm_count(device_id)))
+
+
+def _check_array(cupy, a, name):
+    if not isinstance(a, cupy.ndarray):
+        raise ValueError(f"{name} must be a cupy.ndarray on a CUDA device; got "
+                         f"{type(a).__module__}.{type(a).__name__} (use act.f / act.df for "
+                         "NumPy arrays)")
+    if a.dtype not in (np.float32, np.float64):
+        raise ValueError(f"{name} must have dtype float32 or float64; got {a.dtype}")
+    if not (a.flags.c_contiguous or a.flags.f_contiguous):
+        raise ValueError(f"{name} must be contiguous (C or Fortran order); pass "
+                         f"cupy.ascontiguousarray({name})")
+
+
+def _check_like(cupy, a, name, x):
+    _check_array(cupy, a, name)
+    if a.shape != x.shape or a.dtype != x.dtype:
+        raise ValueError(f"{name} must have x's shape {x.shape} and dtype {x.dtype}; got "
+                         f"{a.shape} {a.dtype}")
+    same_layout = ((a.flags.c_contiguous and x.flags.c_contiguous)
+                   or (a.flags.f_contiguous and x.flags.f_contiguous))
+    if not same_layout:
+        raise ValueError(f"{name} must have x's memory layout (both C- or both Fortran-ordered)")
+    if a.device.id != x.device.id:
+        raise ValueError(f"{name} is on device {a.device.id} but x is on device {x.device.id}")
+
+
+def _overlaps(a, b):
+    a0, b0 = a.data.ptr, b.data.ptr
+    return a0 < b0 + b.nbytes and b0 < a0 + a.nbytes
+
+
+def _output(cupy, out, x, inputs):
+    if out is None:
+        return cupy.empty_like(x)
+    _check_like(cupy, out, "out", x)
+    for name, a in inputs:
+        if _overlaps(out, a) and not (out.data.ptr == a.data.ptr and out.nbytes == a.nbytes):
+            raise ValueError(f"out partially overlaps {name}; it may be {name} itself "
+                             "(in place) or a separate array")
+    return out
+
+
+def _scalars(dtype, values):
+    t = np.dtype(dtype).type
+    return tuple(t(v) for v in values)
+
+
+def _prepare(act, x, extra=()):
+    plan = kernel_plan(act)  # ValueError for an activation without template, GPU or not
+    cupy = _cupy()
+    _check_array(cupy, x, "x")
+    for name, a in extra:
+        _check_like(cupy, a, name, x)
+    return cupy, plan
+
+
+def _launch(plan, kind, x, arrays, tail):
+    device_id = x.device.id
+    n = x.size
+    fn = _function(device_id, plan, kind, x.dtype)
+    grid = _elementwise_grid(n, x.itemsize, device_id)
+    if plan.kind == "builtin":
+        params = _scalars(x.dtype, plan.params + tail)
+    else:
+        params = _scalars(x.dtype, plan.params)
+    fn((grid,), (BLOCK_SIZE,), (*arrays, np.int64(n), *params))
+
+
+def activation_forward(act, x, out=None):
+    """Evaluate ``f(x)`` on the GPU.
+
+    Parameters
+    ----------
+    act : Activation or str
+        Built-in name or activation (with a SymPy template).
+    x : cupy.ndarray
+        float32 or float64, contiguous (C or Fortran order).
+    out : cupy.ndarray, optional
+        Same shape, dtype, layout and device as ``x``; may be ``x`` itself (in place).
+
+    Returns
+    -------
+    cupy.ndarray
+        ``out`` (or a new array) holding ``f(x)``.
+
+    Raises
+    ------
+    ValueError
+        Bad dtype, layout, shape or device; an activation without a template.
+    ImportError
+        If CuPy is not installed.
+    """
+    cupy, plan = _prepare(act, x)
+    y = _output(cupy, out, x, [("x", x)])
+    if x.size:
+        with x.device:
+            _launch(plan, "forward", x, (x, y), (plan.scale, plan.shift))
+    return y
+
+
+def activation_derivative(act, x, out=None):
+    """Evaluate ``f'(x)`` on the GPU (one-sided from the left at kinks).
+
+    Parameters
+    ----------
+    act : Activation or str
+    x : cupy.ndarray
+        float32 or float64, contiguous (C or Fortran order).
+    out : cupy.ndarray, optional
+        Same shape, dtype and device as ``x``; may be ``x`` itself.
+
+    Returns
+    -------
+    cupy.ndarray
+        ``f'(x)``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`activation_forward`.
+    """
+    cupy, plan = _prepare(act, x)
+    y = _output(cupy, out, x, [("x", x)])
+    if x.size:
+        with x.device:
+            _launch(plan, "derivative", x, (x, y), (plan.scale,))
+    return y
+
+
+def activation_forward_derivative(act, x, out=None, dout=None):
+    """Evaluate ``f(x)`` and ``f'(x)`` in one kernel (``x`` is read once).
+
+    The forward step of a simulation or of training keeps ``f'(h)`` for the backward pass;
+    this moves 3 instead of 4 arrays through memory.
+
+    Parameters
+    ----------
+    act : Activation or str
+    x : cupy.ndarray
+        float32 or float64, contiguous (C or Fortran order).
+    out, dout : cupy.ndarray, optional
+        Where to write ``f(x)`` and ``f'(x)``: same shape, dtype and device as ``x``, not
+        overlapping each other (either may be ``x`` itself).
+
+    Returns
+    -------
+    y, dy : cupy.ndarray
+        ``f(x)`` and ``f'(x)``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`activation_forward`, or ``out`` and ``dout`` overlapping.
+    """
+    cupy, plan = _prepare(act, x)
+    y = _output(cupy, out, x, [("x", x)])
+    dy = _output(cupy, dout, x, [("x", x)])
+    if x.size and _overlaps(y, dy):
+        raise ValueError("out and dout overlap; they must be separate arrays")
+    if x.size:
+        with x.device:
+            _launch(plan, "forward_derivative", x, (x, y, dy), (plan.scale, plan.shift))
+    return y, dy
+
+
+def activation_backward(act, x, grad_y, out=None):
+    """Backward pass: ``grad_x = grad_y * f'(x)`` on the GPU, in one kernel.
+
+    Parameters
+    ----------
+    act : Activation or str
+    x : cupy.ndarray
+        The forward input, float32 or float64, contiguous (C or Fortran order).
+    grad_y : cupy.ndarray
+        dL/dy, same shape, dtype, layout and device as ``x``.
+    out : cupy.ndarray, optional
+        Where to write dL/dx; may be ``x`` or ``grad_y`` itself.
+
+    Returns
+    -------
+    cupy.ndarray
+        dL/dx.
+
+    Raises
+    ------
+    ValueError
+        As :func:`activation_forward`, or ``grad_y`` not matching ``x``.
+    """
+    cupy, plan = _prepare(act, x, [("grad_y", grad_y)])
+    gx = _output(cupy, out, x, [("x", x), ("grad_y", grad_y)])
+    if x.size:
+        with x.device:
+            _launch(plan, "backward", x, (x, grad_y, gx), (plan.scale,))
+    return gx
+
+
+def activation_backward_lambda(act, x, grad_y, out=None, *, blocks=None):
+    """Backward pass with a trainable ``lam`` (SELU family): ``(dL/dx, dL/dlam)`` in one kernel.
+
+    ``dL/dx = grad_y * f'(x)`` and ``dL/dlam = sum(grad_y * f(x) / lam)`` (for an affine
+    version ``s * f + b``: ``sum(grad_y * s * f(x) / lam)``), computed without dividing by
+    ``lam``. Each thread keeps a Kahan-compensated partial sum over its grid-stride share; the
+    block reduces them with warp shuffles in double and adds its total to a float64 accumulator
+    with one ``atomicAdd`` (Appendix B of "Rethinking the self-normalization").
+
+    Parameters
+    ----------
+    act : Activation or str
+        ``selu``, ``dselu``, ``sselu``, ``lselu`` or an affine version of one.
+    x, grad_y : cupy.ndarray
+        float32 or float64, contiguous, same shape, dtype, layout and device.
+    out : cupy.ndarray, optional
+        Where to write dL/dx; may be ``x`` or ``grad_y`` itself.
+    blocks : int, optional
+        Grid size of the reduction launch (default: 16 blocks per SM, at most one block per
+        256 elements).
+
+    Returns
+    -------
+    grad_x : cupy.ndarray
+        dL/dx.
+    grad_lambda : cupy.ndarray
+        0-d float64 array on the device holding dL/dlam (``float()`` it to synchronize).
+
+    Raises
+    ------
+    ValueError
+        For an activation outside the SELU family, or as :func:`activation_backward`.
+    """
+    cupy, plan = _prepare(act, x, [("grad_y", grad_y)])
+    if not plan.has_lambda:
+        raise ValueError(f"act: {getattr(act, 'name', act)!r} has no lam of the SELU family; "
+                         "activation_backward_lambda supports selu, dselu, sselu, lselu and "
+                         "their affine versions")
+    gx = _output(cupy, out, x, [("x", x), ("grad_y", grad_y)])
+    n = x.size
+    with x.device:
+        acc = cupy.zeros((), dtype=np.float64)
+        grid = _reduction_grid(n, x.device.id, blocks)
+        if n:
+            fn = _function(x.device.id, plan, "backward_lambda", x.dtype)
+            params = _scalars(x.dtype, plan.params + (plan.scale,))
+            fn((grid,), (BLOCK_SIZE,), (x, grad_y, gx, acc, np.int64(n), *params))
+    return gx, acc
+

@@ -1,0 +1,568 @@
+"""Tests of meanfield.gpu.kernels and the CUDA source in meanfield/cuda/.
+
+Two kinds of tests:
+
+* Without a GPU (always run, each skips only if its tool is missing): the ``.cu`` files are
+  found with importlib.resources and compile with ``nvcc --ptx`` for sm_90; the float kernels
+  contain no double-precision instruction; the activation formulas of ``activations.cu``
+  (compiled for the *host* with g++, in double and in float) match the NumPy reference
+  ``act.f``/``act.df``; the Kahan step compensates; :func:`kernel_plan` picks the right kernels.
+* ``@pytest.mark.gpu`` (skipped unless CuPy imports and sees a CUDA device): every kernel
+  against the NumPy reference, fully written outputs, in-place use, the dL/dlam reduction
+  against a float64 sum, and input validation.
+
+Tolerance (:func:`_tolerance`): ``rtol_for(dtype) * (|f| + |x f'(x)| + |shift|) + tiny``.
+
+* ``rtol_for(dtype)`` is a few ulps of the dtype: each formula is a handful of correctly
+  rounded operations and CUDA/libm functions accurate to <= 2 ulp (normcdf <= 5 ulp).
+* ``|x f'(x)|``: a rounding inside an argument (``beta * x``, ``x * x`` in ``exp(-x^2/2)``)
+  perturbs the result like a relative perturbation of ``x``, i.e. by ``|x f'(x)|`` times it;
+  this also bounds the cancellation where ``f`` crosses zero away from 0 (lSELU with beta < 0,
+  the zero of GELU's derivative near x = -0.75).
+* ``|shift|``: ``scale * f + shift`` cancels where ``scale * f ~ -shift`` (GPN versions).
+* ``tiny`` (the dtype's smallest normal number): results in the subnormal range (sigmoid(-100)
+  in float) carry fewer significant bits, so they are compared in absolute terms.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from meanfield import Activation, get_activation, list_activations
+from meanfield.gpu import codegen, kernels
+from meanfield.gpu.kernels import kernel_plan
+from meanfield.tolerances import rtol_for
+
+SSELU = {"lam": 1.0360, "alpha": 1.7, "beta": 0.8}
+LSELU = {"lam": 1.0362, "alpha": 1.6, "beta": -0.3}
+DSELU = {"lam": 1.06, "alpha": 1.6}
+
+
+def _builtin_cases():
+    """(id, activation) for every built-in, with parameters, plus affine versions."""
+    params = {"dselu": DSELU, "sselu": SSELU, "lselu": LSELU}
+    acts = [(name, get_activation(name, **params.get(name, {}))) for name in list_activations()]
+    acts.append(("lrelu-0.2", get_activation("lrelu", slope=0.2)))
+    acts.append(("elu-0.5", get_activation("elu", alpha=0.5)))
+    acts.append(("relu-gpn", get_activation("relu").gpn()))
+    acts.append(("tanh-gpn", get_activation("tanh").gpn()))
+    acts.append(("sselu-affine", get_activation("sselu", **SSELU).affine(1.3, -0.4)))
+    acts.append(("lselu-affine-affine",
+                 get_activation("lselu", **LSELU).affine(0.7, 0.2).affine(1.5, -0.1)))
+    return acts
+
+
+BUILTIN_CASES = _builtin_cases()
+LAMBDA_CASES = [(i, a) for i, a in BUILTIN_CASES if kernel_plan(a).has_lambda]
+
+# Inputs: moderate values, kinks, tiny values, and tails where a careless formula overflows
+# (e^x for large x in an unused branch) or cancels (1 - tanh^2, s * (1 - s)).
+_SPECIAL = np.array([0.0, -0.0, 1e-30, -1e-30, 1e-8, -1e-8, 1e-3, -1e-3, 0.5, -0.5, 1.0, -1.0,
+                     -0.75, 5.0, -5.0, 10.0, -10.0, 20.0, -20.0, 30.0, -30.0, 50.0, -50.0,
+                     80.0, -80.0, 100.0, -100.0, 700.0, -700.0, 1e4, -1e4, 1e30, -1e30])
+
+
+def _inputs(dtype, n=2000, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.normal(0.0, 3.0, n), rng.uniform(-12, 12, n), _SPECIAL])
+    return x.astype(dtype)
+
+
+def _reference(act, x):
+    """float64 reference f, f', and a numerical f'' (only used to scale tolerances)."""
+    x64 = np.asarray(x, dtype=np.float64)
+    f = act.f(x64)
+    d = act.df(x64)
+    h = 1e-6 * np.maximum(1.0, np.abs(x64))
+    d2 = (act.df(x64 + h) - act.df(x64 - h)) / (2 * h)
+    return f, d, np.where(np.isfinite(d2), d2, 0.0)
+
+
+def _tolerance(dtype, x, ref, dref, shift=0.0):
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scale = np.abs(ref) + np.nan_to_num(np.abs(x * dref), posinf=0.0) + abs(shift)
+    return rtol_for(dtype) * scale + np.finfo(dtype).tiny
+
+
+def _assert_close(got, ref, tol, what):
+    got = np.asarray(got, dtype=np.float64)
+    finite = np.isfinite(ref)
+    assert np.array_equal(np.isnan(got), np.isnan(ref)), f"{what}: NaN pattern differs"
+    assert np.array_equal(got[~finite & ~np.isnan(ref)], ref[~finite & ~np.isnan(ref)]), \
+        f"{what}: infinities differ"
+    err = np.abs(got[finite] - ref[finite])
+    bad = err > tol[finite]
+    if bad.any():
+        i = np.flatnonzero(bad)[0]
+        raise AssertionError(f"{what}: {bad.sum()} values off, e.g. got {got[finite][i]!r}, "
+                             f"want {ref[finite][i]!r} (tol {tol[finite][i]:.3g})")
+
+
+# ------------------------------------------------------------------------------------------------
+# no GPU needed: sources, nvcc, host-compiled formulas, kernel plans
+
+
+def test_cuda_sources_found_via_importlib_resources():
+    from importlib import resources
+
+    for name in ("common.cu", "activations.cu"):
+        path = resources.files("meanfield").joinpath("cuda", name)
+        assert path.is_file(), name
+        assert codegen.read_cuda_source(name) == path.read_text(encoding="utf-8")
+    src = kernels.builtin_source()
+    assert "mf_backward_param_loop" in src and "namespace mf" in src
+    assert not re.search(r"#include\s*[<\"](curand|cub)", src)
+    with pytest.raises(ValueError, match="name"):
+        codegen.read_cuda_source("../activations.py")
+    with pytest.raises(ValueError, match="name"):
+        codegen.read_cuda_source("missing.cu")
+
+
+def test_block_size_matches_cuda_source():
+    assert f"#define MF_BLOCK {kernels.BLOCK_SIZE}" in codegen.read_cuda_source("common.cu")
+    assert kernels.BLOCK_SIZE % 32 == 0
+
+
+def _nvcc():
+    return shutil.which("nvcc") or (os.path.exists("/usr/local/cuda/bin/nvcc")
+                                    and "/usr/local/cuda/bin/nvcc")
+
+
+def _ptx_entries(ptx):
+    """Map each .entry (mangled name) of a PTX text to its body."""
+    parts = re.split(r"(?m)^\.(?:visible|weak) \.entry ", ptx)[1:]
+    return {p.split("(")[0]: p for p in parts}
+
+
+def _kernel_table(names):
+    # Taking each instantiation's address makes nvcc emit it (NVRTC gets name expressions).
+    return "\nvoid* mf_kernel_table[] = {\n" + ",\n".join(f"    (void*)&{n}" for n in names) + \
+        "\n};\n"
+
+
+def test_builtin_module_compiles_with_nvcc_for_sm90(tmp_path):
+    nvcc = _nvcc()
+    if not nvcc:
+        pytest.skip("nvcc not found")
+    names = kernels.builtin_name_expressions()
+    src = tmp_path / "builtin.cu"
+    src.write_text(kernels.builtin_source() + _kernel_table(names))
+    ptx = tmp_path / "builtin.ptx"
+    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "--ptx", str(src), "-o", str(ptx)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    entries = _ptx_entries(ptx.read_text())
+    assert len(entries) == len(names) == 13 * 4 * 2 + 3 * 2
+    # float instantiations compute in float: no f64 instruction, except the double
+    # accumulator of the dL/dlam reduction.
+    for name, body in entries.items():
+        if "EfEv" in name and "backward_lambda" not in name:
+            assert ".f64" not in body, f"{name} uses double precision"
+    lam = [b for n, b in entries.items() if "backward_lambda" in n]
+    assert len(lam) == 6 and all("atom.global.add.f64" in b for b in lam)
+    assert all("shfl.sync.down" in b for b in lam)
+
+
+_HOST_MAIN = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+template <template <typename> class Op, typename T>
+static void run(const double* x, long n, const double* p, double* out) {
+    Op<T> op((T)p[0], (T)p[1], (T)p[2]);
+    const T scale = (T)p[3], shift = (T)p[4];
+    for (long i = 0; i < n; ++i) {
+        const T xi = (T)x[i];
+        out[i] = (double)(scale * op.f(xi) + shift);
+        out[n + i] = (double)(scale * op.df(xi));
+        out[2 * n + i] = 0.0;
+    }
+}
+
+template <template <typename> class Op, typename T>
+static void run_unit(const double* x, long n, const double* p, double* out) {
+    run<Op, T>(x, n, p, out);
+    Op<T> op((T)p[0], (T)p[1], (T)p[2]);
+    for (long i = 0; i < n; ++i) out[2 * n + i] = (double)op.unit((T)x[i]);
+}
+
+template <template <typename> class Op, bool Unit>
+static void both(const double* x, long n, const double* p, double* out) {
+    if constexpr (Unit) {
+        run_unit<Op, double>(x, n, p, out);
+        run_unit<Op, float>(x, n, p, out + 3 * n);
+    } else {
+        run<Op, double>(x, n, p, out);
+        run<Op, float>(x, n, p, out + 3 * n);
+    }
+}
+
+static double kahan_float(const double* x, long n, double* naive) {
+    float s = 0.0f, c = 0.0f, plain = 0.0f;
+    for (long i = 0; i < n; ++i) { mf_kahan_add(s, c, (float)x[i]); plain += (float)x[i]; }
+    *naive = plain;
+    return (double)s - (double)c;
+}
+
+int main(int argc, char** argv) {
+    // usage: harness OP IN OUT N p0 p1 p2 scale shift
+    const char* op = argv[1];
+    long n = atol(argv[4]);
+    double p[5];
+    for (int i = 0; i < 5; ++i) p[i] = strtod(argv[5 + i], NULL);
+    double* x = (double*)malloc(sizeof(double) * (n ? n : 1));
+    double* out = (double*)calloc(6 * (n ? n : 1), sizeof(double));
+    FILE* fi = fopen(argv[2], "rb");
+    if (fread(x, sizeof(double), n, fi) != (size_t)n) return 3;
+    fclose(fi);
+    if (!strcmp(op, "kahan")) { out[0] = kahan_float(x, n, out + 1); }
+%(dispatch)s
+    else return 2;
+    FILE* fo = fopen(argv[3], "wb");
+    fwrite(out, sizeof(double), 6 * n, fo);
+    fclose(fo);
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def host_harness(tmp_path_factory):
+    """The built-in Ops of activations.cu compiled for the host (double and float)."""
+    gxx = shutil.which("g++") or shutil.which("c++")
+    if not gxx:
+        pytest.skip("no host C++ compiler")
+    ops = sorted({kernel_plan(a).op for _, a in BUILTIN_CASES})
+    dispatch = "\n".join(
+        f'    else if (!strcmp(op, "{op}")) both<{op}, '
+        f'{"true" if op in ("mf::Selu", "mf::SSelu", "mf::LSelu") else "false"}>(x, n, p, out);'
+        for op in ops)
+    d = tmp_path_factory.mktemp("host")
+    src = d / "harness.cpp"
+    src.write_text(kernels.builtin_source() + _HOST_MAIN % {"dispatch": dispatch})
+    exe = d / "harness"
+    proc = subprocess.run([gxx, "-O2", "-std=c++17", str(src), "-o", str(exe), "-lm"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+
+    def run(op, x, params=(0.0, 0.0, 0.0), scale=1.0, shift=0.0):
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        fin, fout = d / "in.bin", d / "out.bin"
+        x.tofile(fin)
+        args = [str(exe), op, str(fin), str(fout), str(x.size),
+                *[repr(float(v)) for v in (*params, scale, shift)]]
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return np.fromfile(fout, dtype=np.float64).reshape(6, x.size)
+
+    return run
+
+
+@pytest.mark.parametrize(("case", "act"), BUILTIN_CASES, ids=[c for c, _ in BUILTIN_CASES])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_host_compiled_formulas_match_numpy(host_harness, case, act, dtype):
+    plan = kernel_plan(act)
+    assert plan.kind == "builtin"
+    x = _inputs(dtype).astype(np.float64)  # exactly representable in dtype
+    out = host_harness(plan.op, x, plan.params, plan.scale, plan.shift)
+    rows = out[:3] if dtype == np.float64 else out[3:]
+    f, d, d2 = _reference(act, x)
+    _assert_close(rows[0], f, _tolerance(dtype, x, f, d, plan.shift), f"{case} f {dtype}")
+    _assert_close(rows[1], d, _tolerance(dtype, x, d, d2), f"{case} df {dtype}")
+    if plan.has_lambda:
+        # unit = f / lam of the base activation, i.e. (f - shift) / (scale * lam)
+        lam = plan.params[0]
+        want = (f - plan.shift) / (plan.scale * lam)
+        tol = _tolerance(dtype, x, want, d / (plan.scale * lam), plan.shift / (plan.scale * lam))
+        _assert_close(rows[2], want, tol, f"{case} unit {dtype}")
+
+
+def test_host_kahan_step_compensates(host_harness):
+    # 2^22 terms summed in float: a plain running sum drifts by ~1e-5 relative; Kahan's bound
+    # is 2 eps sum|x| + O(n eps^2) sum|x| (Higham 2002, eq. 4.8), here ~1.3e-7 relative.
+    x = np.random.default_rng(1).uniform(0.0, 1.0, 2**22).astype(np.float32).astype(np.float64)
+    out = host_harness("kahan", x)
+    exact = float(np.sum(x))  # float64 pairwise summation: ~1e-16 relative
+    kahan, naive = out[0, 0], out[0, 1]
+    eps = float(np.finfo(np.float32).eps)
+    assert abs(kahan - exact) <= 2 * eps * exact
+    assert abs(naive - exact) > 10 * abs(kahan - exact)
+
+
+def test_kernel_plan_builtins_and_affine_versions():
+    plan = kernel_plan("relu")
+    assert (plan.kind, plan.family, plan.op, plan.scale, plan.shift) == \
+        ("builtin", "relu", "mf::Relu", 1.0, 0.0)
+    plan = kernel_plan(get_activation("sselu", **SSELU))
+    assert plan.op == "mf::SSelu" and plan.params == (1.0360, 1.7, 0.8) and plan.has_lambda
+    plan = kernel_plan(get_activation("lrelu", slope=0.2))
+    assert plan.params == (0.2, 0.0, 0.0) and not plan.has_lambda
+    assert kernel_plan(get_activation("dselu", **DSELU)).op == "mf::Selu"
+    # GPN and normalized versions are affine wrappers of the built-in kernels
+    for name in ("nrelu", "nswish"):
+        act = get_activation(name)
+        plan = kernel_plan(act)
+        assert plan.kind == "builtin" and plan.family == name[1:]
+        assert plan.scale == act.params["scale"] and plan.shift == act.params["shift"]
+    act = get_activation("relu").gpn().gpn()  # nested: scale2 * (scale * relu + shift) + shift2
+    plan = kernel_plan(act)
+    p = act.params
+    assert plan.op == "mf::Relu"
+    assert plan.scale == pytest.approx(p["scale2"] * p["scale"], rel=1e-15)
+    assert plan.shift == pytest.approx(p["scale2"] * p["shift"] + p["shift2"], rel=1e-15, abs=1e-15)
+    aff = get_activation("lselu", **LSELU).affine(2.0, 0.5)
+    plan = kernel_plan(aff)
+    assert (plan.op, plan.scale, plan.shift, plan.has_lambda) == ("mf::LSelu", 2.0, 0.5, True)
+
+
+def test_kernel_plan_recognizes_builtin_shapes_and_falls_back_to_codegen():
+    # a user expression with the structure of a built-in gets the hand-written kernel
+    act = Activation.from_expression("a*tanh(x) + b", params={"a": 2.0, "b": -1.0})
+    plan = kernel_plan(act)
+    assert (plan.kind, plan.op, plan.scale, plan.shift) == ("builtin", "mf::Tanh", 2.0, -1.0)
+    act = Activation.from_expression("x*tanh(x)")
+    plan = kernel_plan(act)
+    assert plan.kind == "codegen" and plan.op is None and not plan.has_lambda
+    assert "mfu_op" in plan.source.source
+    assert kernel_plan(act).source is plan.source  # generated once per template
+    act = Activation.from_expression("Piecewise((x, x > 0), (a*x, True))", params={"a": 0.3})
+    plan = kernel_plan(act)  # lrelu's shape but another parameter name: codegen
+    assert plan.kind == "codegen" and plan.params == (0.3,)
+
+
+def test_kernel_plan_rejects_activation_without_template():
+    act = Activation.from_callables(np.tanh, lambda x: 1 - np.tanh(x) ** 2, name="mytanh")
+    with pytest.raises(ValueError, match="no SymPy template"):
+        kernel_plan(act)
+    with pytest.raises(ValueError, match="act"):
+        kernel_plan(3.0)
+
+
+def test_import_does_not_import_cupy():
+    code = "import sys, meanfield.gpu; assert 'cupy' not in sys.modules, 'cupy imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_without_cupy_kernels_raise_importerror():
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("CuPy is installed")
+    with pytest.raises(ImportError, match="CuPy"):
+        kernels.activation_forward("relu", np.zeros(3))
+    assert kernels.is_available() is False
+
+
+# ------------------------------------------------------------------------------------------------
+# on a GPU
+
+
+def _cupy_or_skip():
+    try:
+        import cupy
+    except ImportError:
+        pytest.skip("CuPy is not installed")
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # no driver / no device
+        pytest.skip(f"no usable CUDA device ({type(exc).__name__})")
+    if count < 1:
+        pytest.skip("no CUDA device")
+    return cupy
+
+
+@pytest.fixture(scope="module")
+def cp():
+    return _cupy_or_skip()
+
+
+POISON = 12345.0  # written into outputs before a kernel runs: must be gone afterwards
+
+
+def _poisoned(cp, shape, dtype):
+    out = cp.empty(shape, dtype=dtype)
+    out.fill(POISON)
+    return out
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(("case", "act"), BUILTIN_CASES, ids=[c for c, _ in BUILTIN_CASES])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_builtin_kernels_match_numpy(cp, case, act, dtype):
+    x_h = _inputs(dtype)
+    f, d, d2 = _reference(act, x_h)
+    g_h = np.random.default_rng(2).normal(size=x_h.size).astype(dtype)
+    x = cp.asarray(x_h)
+    shift = kernel_plan(act).shift
+    y = kernels.activation_forward(act, x, out=_poisoned(cp, x.shape, dtype))
+    _assert_close(cp.asnumpy(y), f, _tolerance(dtype, x_h, f, d, shift), f"{case} forward")
+    y = kernels.activation_derivative(act, x, out=_poisoned(cp, x.shape, dtype))
+    _assert_close(cp.asnumpy(y), d, _tolerance(dtype, x_h, d, d2), f"{case} derivative")
+    y, dy = kernels.activation_forward_derivative(act, x, out=_poisoned(cp, x.shape, dtype),
+                                                  dout=_poisoned(cp, x.shape, dtype))
+    _assert_close(cp.asnumpy(y), f, _tolerance(dtype, x_h, f, d, shift), f"{case} fused f")
+    _assert_close(cp.asnumpy(dy), d, _tolerance(dtype, x_h, d, d2), f"{case} fused df")
+    gx = kernels.activation_backward(act, x, cp.asarray(g_h), out=_poisoned(cp, x.shape, dtype))
+    g64 = g_h.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        want = g64 * d
+    tol = np.abs(g64) * _tolerance(dtype, x_h, d, d2) + np.finfo(dtype).tiny
+    _assert_close(cp.asnumpy(gx), want, tol + rtol_for(dtype) * np.abs(want), f"{case} backward")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 5, 1023, 4097, 3_000_001])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_sizes_tails_and_alignment(cp, n, dtype):
+    act = get_activation("sselu", **SSELU)
+    rng = np.random.default_rng(n)
+    base = cp.asarray(rng.normal(0, 2, n + 1).astype(dtype))
+    for x in (base[:n], base[1:]):  # 16-byte aligned, and misaligned by one element
+        x_h = cp.asnumpy(x)
+        f, d, _ = _reference(act, x_h)
+        y = kernels.activation_forward(act, x)
+        assert y.shape == x.shape and y.dtype == x.dtype
+        _assert_close(cp.asnumpy(y), f, _tolerance(dtype, x_h, f, d), f"forward n={n}")
+        buf = _poisoned(cp, (n + 1,), dtype)
+        out = buf[1:]  # misaligned output
+        kernels.activation_derivative(act, x, out=out)
+        assert float(buf[0]) == POISON  # nothing written outside out
+        assert not bool(cp.any(out == POISON))
+
+
+@pytest.mark.gpu
+def test_gpu_in_place_and_multidimensional(cp):
+    act = get_activation("lselu", **LSELU)
+    x_h = np.random.default_rng(3).normal(size=(7, 5, 33)).astype(np.float32)
+    f, d, _ = _reference(act, x_h)
+    x = cp.asarray(x_h)
+    y = kernels.activation_forward(act, x, out=x)
+    assert y is x
+    _assert_close(cp.asnumpy(x).ravel(), f.ravel(), _tolerance(np.float32, x_h, f, d).ravel(),
+                  "in place")
+    g = cp.ones_like(x)
+    x = cp.asarray(x_h)
+    gx = kernels.activation_backward(act, x, g, out=g)
+    assert gx is g
+    # Fortran order (a transposed product, as in the simulator) runs over the same memory
+    xt = cp.asarray(x_h).T
+    assert xt.flags.f_contiguous and not xt.flags.c_contiguous
+    yt = kernels.activation_forward(act, xt)
+    assert yt.flags.f_contiguous
+    _assert_close(cp.asnumpy(yt).T.ravel(), f.ravel(),
+                  _tolerance(np.float32, x_h, f, d).ravel(), "Fortran order")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(("case", "act"), LAMBDA_CASES, ids=[c for c, _ in LAMBDA_CASES])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 1000, 1_000_003])
+def test_gpu_backward_lambda_matches_float64(cp, case, act, dtype, n):
+    plan = kernel_plan(act)
+    rng = np.random.default_rng(n)
+    x_h = rng.normal(0, 2, n).astype(dtype)
+    g_h = rng.normal(0, 1, n).astype(dtype)
+    f, d, d2 = _reference(act, x_h)
+    x, g = cp.asarray(x_h), cp.asarray(g_h)
+    gx, glam = kernels.activation_backward_lambda(act, x, g, out=_poisoned(cp, x.shape, dtype))
+    assert glam.dtype == np.float64 and glam.shape == ()
+    g64 = g_h.astype(np.float64)
+    tol = np.abs(g64) * _tolerance(dtype, x_h, d, d2) + rtol_for(dtype) * np.abs(g64 * d)
+    _assert_close(cp.asnumpy(gx), g64 * d, tol, f"{case} grad_x")
+    terms = g64 * (f - plan.shift) / plan.params[0]  # g * s * f_base / lam
+    want = float(np.sum(terms))
+    # each term carries the dtype's rounding; Kahan keeps the summation error at that level
+    bound = rtol_for(dtype) * float(np.sum(np.abs(terms) + np.abs(g64 * x_h * d)))
+    assert abs(float(glam) - want) <= bound + 1e-300
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_backward_lambda_single_block_is_compensated(cp, dtype):
+    # One block of 256 threads over 2^22 positive terms: 16384 terms per thread, where a plain
+    # float running sum would lose ~1e-4 relative; the Kahan partial sums do not.
+    act = get_activation("sselu", lam=1.0, alpha=1.0, beta=1.0)
+    x_h = np.random.default_rng(4).uniform(0.0, 1.0, 2**22).astype(dtype)
+    x = cp.asarray(x_h)
+    _, glam = kernels.activation_backward_lambda(act, x, cp.ones_like(x), blocks=1)
+    exact = float(np.sum(x_h.astype(np.float64)))
+    assert abs(float(glam) - exact) <= rtol_for(dtype) * exact
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("text", "params"), [
+    ("x*tanh(x)", {}),
+    ("Piecewise((x, x > 0), (a*x, True))", {"a": 0.3}),
+    ("x*erf(x/s)", {"s": 1.5}),
+    ("Max(x, 0)**2 + b*sin(x)", {"b": 0.25}),
+])
+def test_gpu_codegen_kernels_match_numpy(cp, dtype, text, params):
+    act = Activation.from_expression(text, params=params)
+    assert kernel_plan(act).kind == "codegen"
+    x_h = np.concatenate([np.random.default_rng(5).uniform(-6, 6, 5001), [0.0, 1.0, -1.0]])
+    x_h = x_h.astype(dtype)
+    f, d, d2 = _reference(act, x_h)
+    x = cp.asarray(x_h)
+    y = kernels.activation_forward(act, x, out=_poisoned(cp, x.shape, dtype))
+    _assert_close(cp.asnumpy(y), f, 4 * _tolerance(dtype, x_h, f, d), f"{text} forward")
+    y = kernels.activation_derivative(act, x, out=_poisoned(cp, x.shape, dtype))
+    _assert_close(cp.asnumpy(y), d, 4 * _tolerance(dtype, x_h, d, d2), f"{text} derivative")
+    y, dy = kernels.activation_forward_derivative(act, x)
+    _assert_close(cp.asnumpy(y), f, 4 * _tolerance(dtype, x_h, f, d), f"{text} fused f")
+    _assert_close(cp.asnumpy(dy), d, 4 * _tolerance(dtype, x_h, d, d2), f"{text} fused df")
+    g = cp.full(x.shape, 2.0, dtype=dtype)
+    gx = kernels.activation_backward(act, x, g)
+    _assert_close(cp.asnumpy(gx), 2 * d, 8 * _tolerance(dtype, x_h, d, d2), f"{text} backward")
+
+
+@pytest.mark.gpu
+def test_gpu_input_validation(cp):
+    x = cp.zeros(8, dtype=cp.float32)
+    with pytest.raises(ValueError, match="x must have dtype float32 or float64"):
+        kernels.activation_forward("relu", cp.zeros(8, dtype=cp.int32))
+    with pytest.raises(ValueError, match="x must be contiguous"):
+        kernels.activation_forward("relu", cp.zeros(16, dtype=cp.float32)[::2])
+    xf = cp.zeros((4, 6), dtype=cp.float32, order="F")
+    with pytest.raises(ValueError, match="out must have x's memory layout"):
+        kernels.activation_forward("relu", xf, out=cp.zeros((4, 6), dtype=cp.float32))
+    with pytest.raises(ValueError, match="x must be a cupy.ndarray"):
+        kernels.activation_forward("relu", np.zeros(8, dtype=np.float32))
+    with pytest.raises(ValueError, match="out must have"):
+        kernels.activation_forward("relu", x, out=cp.zeros(8, dtype=cp.float64))
+    with pytest.raises(ValueError, match="grad_y must have"):
+        kernels.activation_backward("relu", x, cp.zeros(7, dtype=cp.float32))
+    buf = cp.zeros(9, dtype=cp.float32)
+    with pytest.raises(ValueError, match="partially overlaps"):
+        kernels.activation_forward("relu", buf[:8], out=buf[1:])
+    with pytest.raises(ValueError, match="out and dout overlap"):
+        kernels.activation_forward_derivative("relu", x, out=buf[:8], dout=buf[1:])
+    with pytest.raises(ValueError, match="SELU family"):
+        kernels.activation_backward_lambda("tanh", x, x)
+    with pytest.raises(ValueError, match="blocks"):
+        kernels.activation_backward_lambda(get_activation("sselu", **SSELU), x, x, blocks=0)
+    act = Activation.from_callables(np.tanh, lambda t: 1 - np.tanh(t) ** 2)
+    with pytest.raises(ValueError, match="no SymPy template"):
+        kernels.activation_forward(act, x)
+    assert kernels.is_available()
+
+
+@pytest.mark.gpu
+def test_gpu_empty_input(cp):
+    act = get_activation("sselu", **SSELU)
+    x = cp.zeros((0, 3), dtype=cp.float32)
+    assert kernels.activation_forward(act, x).shape == (0, 3)
+    gx, glam = kernels.activation_backward_lambda(act, x, x)
+    assert gx.shape == (0, 3) and float(glam) == 0.0
+
