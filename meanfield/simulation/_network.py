@@ -213,7 +213,10 @@ def _run_net(be, act, seed, depth, batch, input_mean, input_var, config, cache, 
     x = (x * math.sqrt(input_var) + input_mean).astype(dtype)
     g = be.standard_normal(rng0, (batch, n), "float64").T.astype(dtype)
     rec = xp.zeros((len(RECORDS), depth), dtype=f64)
-    grams = [be.gram(x)]  # Gram(x_{l-1}) for l = 1..L
+    # |dL/dW_l|_F^2 = tr(Gram(d_l) Gram(x_{l-1})) costs 4 n B^2 flops, dL/dW_l = d_l x_{l-1}^T costs
+    # 2 n^2 B: keep the Gram matrices for small batches, the inputs themselves for large ones
+    use_gram = 2 * batch <= n
+    grams = [be.gram(x) if use_gram else x]  # Gram(x_{l-1}) (or x_{l-1}) for l = 1..L
     derivs = []  # f'(h_l)
     kept = [] if cache else None
     hist = {"x": ([], []), "df": ([], [])}
@@ -234,8 +237,12 @@ def _run_net(be, act, seed, depth, batch, input_mean, input_var, config, cache, 
             dh = be.activation_derivative(act, h)
             derivs.append(dh)
             rec[_MEAN, j] = x.sum(dtype=f64) / nb
-            gram = be.gram(x)
-            rec[_XSQ, j] = xp.trace(gram, dtype=f64) / nb
+            if use_gram:
+                gram = be.gram(x)
+                rec[_XSQ, j] = xp.trace(gram, dtype=f64) / nb
+            else:
+                gram = x
+                rec[_XSQ, j] = (x * x).sum(dtype=f64) / nb
             if layer < depth:
                 grams.append(gram)
             if layer in hist_layers:
@@ -249,9 +256,14 @@ def _run_net(be, act, seed, depth, batch, input_mean, input_var, config, cache, 
         d = g * derivs[-1]
         for layer in range(depth, 0, -1):
             j = layer - 1
-            gd = be.gram(d)
-            rec[_GH, j] = xp.trace(gd, dtype=f64) / batch
-            rec[_GW, j] = xp.sqrt(xp.maximum((gd * grams[j]).sum(dtype=f64), 0.0))
+            if use_gram:
+                gd = be.gram(d)
+                rec[_GH, j] = xp.trace(gd, dtype=f64) / batch
+                rec[_GW, j] = xp.sqrt(xp.maximum((gd * grams[j]).sum(dtype=f64), 0.0))
+            else:
+                rec[_GH, j] = (d * d).sum(dtype=f64) / batch
+                grad_w = be.matmul(d, grams[j].T)
+                rec[_GW, j] = xp.sqrt((grad_w * grad_w).sum(dtype=f64))
             if layer > 1:
                 w = kept[j] if cache else weights_of(layer)
                 d = w.backward(d)
