@@ -32,6 +32,7 @@ from meanfield.maps import (
     selu_map_jacobian,
 )
 from meanfield.simulation import Trace, load_trace, simulate
+from meanfield.solver import Solution, SolutionTable, SolverError, parameter_table, solve
 
 __version__ = "0.1.0"
 
@@ -42,6 +43,9 @@ __all__ = [
     "METHODS",
     "SELU_ALPHA",
     "SELU_LAMBDA",
+    "Solution",
+    "SolutionTable",
+    "SolverError",
     "Trace",
     "__version__",
     "delta",
@@ -57,10 +61,12 @@ __all__ = [
     "normalization_factor",
     "normalized",
     "output_mean",
+    "parameter_table",
     "phi",
     "r_score",
     "second_moment",
     "selu_map",
     "selu_map_jacobian",
     "simulate",
+    "solve",
 ]

@@ -1,0 +1,249 @@
+"""Speed and accuracy of :func:`meanfield.solve` beside a naive scipy.optimize + scipy.integrate.quad solver.
+
+Measured in one run on this machine:
+
+* meanfield, cold: the first solve of each family in a fresh process (SymPy derivation of the
+  closed forms, the cached scan of the constraint curve) and the first Table 5 analogue;
+* meanfield, warm: median wall time per solve of every problem kind, and of the whole table
+  (``parameter_table()``: 21 solves);
+* naive: the same problems written the obvious way: every expectation is a
+  ``scipy.integrate.quad`` over each half line, ``dphi/dq(1) = E[f'(z)^2 (z^2 - 1)]/2`` (score
+  identity), the program eq. 11 is ``scipy.optimize.minimize(method="SLSQP")`` from a SELU-like
+  start, the square systems are ``scipy.optimize.fsolve``. Its residuals and gamma1 are printed
+  beside meanfield's (the naive SLSQP is a local method: it reports what it converges to).
+
+Targets: <= 50 ms per solve and <= 2 s for the table, on this 2-core machine.
+
+Run:  python benchmarks/bench_solver.py [--reps 7] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import scipy
+from scipy import integrate, optimize
+
+DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "bench_solver.txt")
+TARGET_SOLVE_S = 0.050
+TARGET_TABLE_S = 2.0
+
+PROBLEMS = [  # (label, family, eps, kwargs)
+    ("selu fixed point (0, 1)", "selu", None, {}),
+    ("dselu eps=0.03", "dselu", 0.03, {}),
+    ("sselu eq. 11 eps=0.03", "sselu", 0.03, {}),
+    ("lselu eq. 11 eps=0.03", "lselu", 0.03, {}),
+    ("sselu centralized eps=0.03", "sselu", 0.03, {"centralized": True}),
+    ("lselu centralized eps=0.03", "lselu", 0.03, {"centralized": True}),
+    ("sselu lam=1.02 eps=0.03", "sselu", 0.03, {"lam": 1.02}),
+    ("lselu lam=0.17 eps=0.03", "lselu", 0.03, {"lam": 0.17}),
+]
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+# ------------------------------------------------------------------------------------------------
+# the naive solver
+
+
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+
+
+def _gauss(g):
+    """E[g(z)], z ~ N(0, 1), with scipy.integrate.quad on each half line."""
+    def h(z):
+        return g(z) * math.exp(-0.5 * z * z) * _INV_SQRT_2PI
+
+    return integrate.quad(h, -np.inf, 0)[0] + integrate.quad(h, 0, np.inf)[0]
+
+
+def _naive_fns(family, lam, alpha, beta):
+    if family in ("selu", "dselu"):
+        beta = 1.0
+
+    def f(z):
+        if z > 0:
+            return lam * z
+        if family == "lselu":
+            return lam * (alpha * math.expm1(z) + beta * z)
+        return lam * alpha * math.expm1(beta * z)
+
+    def df(z):
+        if z > 0:
+            return lam
+        if family == "lselu":
+            return lam * (alpha * math.exp(z) + beta)
+        return lam * alpha * beta * math.exp(beta * z)
+
+    return f, df
+
+
+def naive_moments(family, x):
+    lam, alpha = x[0], x[1]
+    beta = x[2] if len(x) > 2 else 1.0
+    f, df = _naive_fns(family, lam, alpha, beta)
+    return {"f": _gauss(f), "f2": _gauss(lambda z: f(z) ** 2), "df2": _gauss(lambda z: df(z) ** 2),
+            "dphi": _gauss(lambda z: df(z) ** 2 * (z * z - 1)) / 2}
+
+
+def naive_solve(family, eps, centralized=False, lam=None, lam_min=1.0):
+    """Return (params dict, residuals list, gamma1)."""
+    if family == "selu":
+        def eqs(x):
+            m = naive_moments(family, x)
+            return [m["f"], m["f2"] - m["f"] ** 2 - 1]
+        x = optimize.fsolve(eqs, [1.0, 1.5], xtol=1e-13)
+    elif family == "dselu":
+        def eqs(x):
+            m = naive_moments(family, x)
+            return [m["df2"] - 1 - eps, m["f2"] - 1]
+        x = optimize.fsolve(eqs, [1.05, 1.67], xtol=1e-13)
+    elif centralized:
+        def eqs(x):
+            m = naive_moments(family, x)
+            return [m["df2"] - 1 - eps, m["f2"] - 1, m["f"]]
+        x0 = [1.05, 1.67, 1.0] if family == "sselu" else [1.05, 1.67, 0.1]
+        x = optimize.fsolve(eqs, x0, xtol=1e-13)
+    elif lam is not None:
+        def eqs(y):
+            m = naive_moments(family, [lam, *y])
+            return [m["df2"] - 1 - eps, m["f2"] - 1]
+        y0 = [1.67, 1.0] if family == "sselu" else [1.67, 0.1]
+        x = np.r_[lam, optimize.fsolve(eqs, y0, xtol=1e-13)]
+    else:
+        cons = [{"type": "eq", "fun": lambda x: naive_moments(family, x)["df2"] - 1 - eps},
+                {"type": "eq", "fun": lambda x: naive_moments(family, x)["f2"] - 1}]
+        x0 = [1.05, 1.67, 1.0] if family == "sselu" else [1.05, 1.67, 0.1]
+        bounds = [(lam_min, math.sqrt(2)), (0, 50), (1e-3, 50) if family == "sselu" else (-20, 20)]
+        res = optimize.minimize(lambda x: abs(naive_moments(family, x)["dphi"] + 1), x0, method="SLSQP",
+                                bounds=bounds, constraints=cons, options={"ftol": 1e-12, "maxiter": 200})
+        x = res.x
+    m = naive_moments(family, x)
+    if family == "selu":
+        res = [m["f"], m["f2"] - m["f"] ** 2 - 1]
+    else:
+        res = [m["df2"] - 1 - eps, m["f2"] - 1] + ([m["f"]] if centralized else [])
+    names = ("lam", "alpha", "beta")[:len(x)]
+    return dict(zip(names, map(float, x), strict=True)), res, abs(m["dphi"] + 1)
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def _median_time(fn, reps):
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=7, help="repetitions per warm timing (median)")
+    parser.add_argument("--naive-reps", type=int, default=1, help="repetitions of each naive solve")
+    parser.add_argument("--out", default=DEFAULT_OUT, help="where to write the results")
+    args = parser.parse_args(argv)
+
+    t_import = time.perf_counter()
+    import meanfield
+    from meanfield.solver import TABLE_EPS, parameter_table, solve
+    t_import = time.perf_counter() - t_import
+
+    lines = [
+        f"bench_solver  {datetime.datetime.now().isoformat(timespec='seconds')}",
+        f"meanfield {meanfield.__version__}, python {platform.python_version()}, numpy {np.__version__}, "
+        f"scipy {scipy.__version__}",
+        f"CPU: {cpu_model()} ({os.cpu_count()} logical cores)",
+        f"import meanfield: {t_import:.3f} s",
+        "",
+        "cold (first call in this process: SymPy derivation + cached curve scan)",
+    ]
+    cold = {}
+    for family, eps, kw in (("selu", None, {}), ("dselu", 0.03, {}), ("sselu", 0.03, {}), ("lselu", 0.03, {})):
+        t0 = time.perf_counter()
+        solve(family, eps, **kw)
+        cold[family] = time.perf_counter() - t0
+        lines.append(f"  first solve {family:<6} {cold[family] * 1e3:9.1f} ms")
+    t0 = time.perf_counter()
+    parameter_table()
+    after = time.perf_counter() - t0
+    lines.append(f"  first table (after the four solves above) {after:.3f} s")
+    code = ("import time; t = time.perf_counter(); from meanfield.solver import parameter_table; "
+            "t1 = time.perf_counter(); parameter_table(); t2 = time.perf_counter(); print(t1 - t, t2 - t1)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    t_imp, cold_table = map(float, out.stdout.split())
+    lines.append(f"  table in a fresh process: {cold_table:.3f} s (plus {t_imp:.3f} s to import meanfield)")
+    lines.append("")
+
+    header = (f"  {'problem':<28}{'meanfield ms':>13}{'naive ms':>12}{'speed-up':>10}"
+              f"{'mf max|res|':>13}{'naive max|res|':>16}{'mf gamma1':>12}{'naive gamma1':>14}")
+    lines += ["warm: median wall time per solve (meanfield) vs the naive quad + scipy.optimize solver", header]
+    worst = 0.0
+    for label, family, eps, kw in PROBLEMS:
+        sol = solve(family, eps, **kw)
+        t_mf = _median_time(lambda family=family, eps=eps, kw=kw: solve(family, eps, **kw), args.reps)
+        worst = max(worst, t_mf)
+        t0 = time.perf_counter()
+        for _ in range(args.naive_reps):
+            _, res, g1 = naive_solve(family, eps, **kw)
+        t_naive = (time.perf_counter() - t0) / args.naive_reps
+        lines.append(f"  {label:<28}{t_mf * 1e3:13.2f}{t_naive * 1e3:12.0f}{t_naive / t_mf:9.0f}x"
+                     f"{sol.max_residual:13.1e}{max(map(abs, res)):16.1e}{sol.gamma1:12.8f}{g1:14.8f}")
+        print(lines[-1], flush=True)
+
+    t_table = _median_time(parameter_table, args.reps)
+    n_table = 1 + 5 * len(TABLE_EPS)
+    t0 = time.perf_counter()
+    naive_rows = [naive_solve("selu", None)]
+    for family, centralized in (("dselu", False), ("sselu", False), ("lselu", False),
+                                ("sselu", True), ("lselu", True)):
+        naive_rows += [naive_solve(family, e, centralized=centralized) for e in TABLE_EPS]
+    t_naive_table = time.perf_counter() - t0
+    table = parameter_table()
+    naive_worst_res = max(max(map(abs, r)) for _, r, _ in naive_rows)
+    naive_gap = max(abs(g - s.gamma1) for (_, _, g), s in zip(naive_rows, table, strict=True))
+    lines += [
+        "",
+        f"whole table ({n_table} solves): meanfield {t_table:.3f} s (median of {args.reps}), "
+        f"naive {t_naive_table:.1f} s ({t_naive_table / t_table:.0f}x)",
+        f"  meanfield max|residual| over the table {max(s.max_residual for s in table):.1e}; "
+        f"naive {naive_worst_res:.1e}; max |gamma1 difference| naive vs meanfield {naive_gap:.1e}",
+        "",
+        f"targets: per solve <= {TARGET_SOLVE_S * 1e3:.0f} ms: worst warm {worst * 1e3:.2f} ms "
+        f"({'met' if worst <= TARGET_SOLVE_S else 'MISSED'}); first solve of a family (cold) up to "
+        f"{max(cold.values()) * 1e3:.0f} ms",
+        f"         table <= {TARGET_TABLE_S:.0f} s: warm {t_table:.3f} s, fresh process {cold_table:.3f} s "
+        f"({'met' if max(t_table, cold_table) <= TARGET_TABLE_S else 'MISSED'})",
+    ]
+    text = "\n".join(lines) + "\n"
+    sys.stdout.write("\n" + text)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
