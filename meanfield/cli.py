@@ -52,6 +52,11 @@ def main(argv=None):
     except (UsageError, ValueError) as exc:
         print(f"meanfield: error: {exc}".replace("\n", " "), file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `meanfield solve --table | head`: the reader left, not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("meanfield: interrupted", file=sys.stderr)
         return 130
