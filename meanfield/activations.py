@@ -47,8 +47,9 @@ __all__ = [
     "normalized",
 ]
 
-#: Klambauer et al.'s SELU constants for the fixed point (0, 1).
+#: Klambauer et al.'s SELU scale lambda for the fixed point (0, 1).
 SELU_LAMBDA = 1.0507009873554805
+#: Klambauer et al.'s SELU alpha for the fixed point (0, 1).
 SELU_ALPHA = 1.6732632423543772
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -118,7 +119,7 @@ class Activation:
 
     @property
     def parameter_symbols(self):
-        """The template's parameter symbols, in the order of :attr:`params`."""
+        """The template's parameter symbols, in the order of ``params``."""
         return tuple(sp.Symbol(k, real=True) for k in self.params)
 
     def mpmath_functions(self):

@@ -290,9 +290,175 @@ def lu_ratio_versus_width(ctx):
                             for k, v in ratios.items()), decreasing, png)]
 
 
+FIG1_EPS = 0.03  # Chen et al. do not state Fig. 1's eps; lSELU with lam = 1.40 needs eps <= 0.057
+
+
+def chen_fig1(ctx):
+    """Chen et al., Fig. 1 a-d: phi(q) and f(x) of sSELU/lSELU at fixed lam, with dSELU and 1/q."""
+    import matplotlib.pyplot as plt
+
+    q = np.linspace(0.02, 2.0, 300)
+    x = np.linspace(-5, 5, 400)
+    dselu = mf.solve("dselu", eps=FIG1_EPS).activation
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    closer = {}
+    for row, (family, lams) in enumerate((("sselu", (0.51, 1.02, 1.20)), ("lselu", (0.17, 1.00, 1.40)))):
+        ax_phi, ax_f = axes[row]
+        ax_phi.plot(q, 1 / q, "k--", label="1/q")
+        ax_phi.plot(q, mf.phi(dselu, q), "k-", lw=1, label="dSELU")
+        ax_f.plot(x, np.maximum(x, 0), ":", color="0.5", label="ReLU")
+        ax_f.plot(x, dselu.f(x), "k-", lw=1, label="dSELU")
+        gaps = []
+        for lam in lams:
+            act = mf.solve(family, eps=FIG1_EPS, lam=lam).activation
+            p = mf.phi(act, q)
+            ax_phi.plot(q, p, label=f"{family} lam = {lam:.2f}")
+            ax_f.plot(x, act.f(x), label=f"{family} lam = {lam:.2f}")
+            gaps.append(float(np.mean(np.abs(np.log(p * q)))))
+        closer[family] = (gaps, float(np.mean(np.abs(np.log(mf.phi(dselu, q) * q)))))
+        ax_phi.set(xlabel="q", ylabel=r"$\phi(q)$", ylim=(0.4, 1.9),
+                   title=f"({'ac'[row]}) {family}: phi(q), eps = {FIG1_EPS}")
+        ax_f.set(xlabel="x", ylabel="f(x)", ylim=(-4.5, 6), title=f"({'bd'[row]}) {family}: f(x)")
+        ax_phi.legend(fontsize=8)
+        ax_f.legend(fontsize=8)
+    fig.tight_layout()
+    png = _savefig(fig, ctx, "chen_fig1")
+    ok = all(min(g) < d for g, d in closer.values())
+    return [Claim("Chen et al., Fig. 1", "with proper lam, sSELU and lSELU bring phi(q) closer to 1/q than dSELU",
+                  "; ".join(f"{k}: mean |ln(q phi)| {min(g):.4f} (best lam) vs dSELU {d:.4f}"
+                            for k, (g, d) in closer.items()), ok, png)]
+
+
+def chen_fig2(ctx):
+    """Chen et al., Fig. 2: 1 + delta_q against q for eps = 0.01 .. 0.07, dSELU / sSELU / lSELU."""
+    import matplotlib.pyplot as plt
+
+    q = np.linspace(0.02, 2.0, 200)
+    eps_values = (0.01, 0.03, 0.05, 0.07)
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    styles = {"dselu": "-", "sselu": "--", "lselu": ":"}
+    at_one, above = [], {}
+    for family, style in styles.items():
+        for i, eps in enumerate(eps_values):
+            act = mf.solve(family, eps=eps).activation
+            d = mf.delta(act, q)
+            ax.plot(q, 1 + d, style, color=f"C{i}", label=f"eps = {eps}" if family == "dselu" else None)
+            at_one.append(abs(float(mf.delta(act, 1.0)) - eps))
+            above.setdefault(family, []).append(float(mf.delta(act, 2.0)))
+    for family, style in styles.items():
+        ax.plot([], [], style, color="k", label=family)
+    ax.set(xlabel="q", ylabel=r"$1 + \delta_q$", title=r"$1 + \delta_q$ (Chen et al., Fig. 2)")
+    ax.legend(fontsize=8, ncol=2)
+    png = _savefig(fig, ctx, "chen_fig2")
+    higher = all(s > d and l > d for s, l, d in zip(above["sselu"], above["lselu"], above["dselu"], strict=True))
+    return [
+        Claim("Chen et al., Sec. 4 (Fig. 2)", "delta_q = eps at q = 1", f"max |delta_1 - eps| = {max(at_one):.1e}",
+              max(at_one) < 1e-10, png),
+        Claim("Chen et al., Sec. 4 (Fig. 2)", "sSELU and lSELU have higher delta_(q>1) than dSELU at the same eps",
+              "delta at q = 2: " + "; ".join(f"{k} {', '.join(f'{v:.4f}' for v in vals)}" for k, vals in above.items()),
+              higher, png),
+    ]
+
+
+def chen_fig5(ctx):
+    """Chen et al., Fig. 5: output histograms at layers 1, 4, 16, 64 of a 64-layer net, lam < 1 vs lam >= 1."""
+    import matplotlib.pyplot as plt
+
+    width = 1024 if ctx.full else 256
+    layers = [1, 4, 16, 64]
+    cases = [("sselu", 0.51), ("sselu", None), ("lselu", 0.17), ("lselu", None)]
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), sharey=False)
+    means = {}
+    for ax, (family, lam) in zip(axes, cases, strict=True):
+        sol = mf.solve(family, eps=FIG1_EPS, lam=lam) if lam else mf.solve(family, eps=FIG1_EPS)
+        t = mf.simulate(sol.activation, depth=64, width=width, batch=32, seed=5, histogram_layers=layers,
+                        backend="numpy")
+        h = t.histograms
+        for i, layer in enumerate(h["layers"]):
+            counts, edges = h["x"][0, i], h["x_edges"][0, i]
+            ax.plot(0.5 * (edges[1:] + edges[:-1]), counts / counts.sum(), drawstyle="steps-mid",
+                    label=f"layer {layer}")
+        label = f"{family}, lam = {sol.params['lam']:.2f}"
+        means[label] = float(t.record("mean")[0, -1])
+        ax.set(xlabel="output activation x", ylabel="fraction", title=label)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Activation histograms in a 64-layer net, width {width} (Chen et al., Fig. 5)")
+    fig.tight_layout()
+    png = _savefig(fig, ctx, "chen_fig5")
+    small, large = [v for k, v in means.items() if "0.51" in k or "0.17" in k], \
+        [v for k, v in means.items() if "0.51" not in k and "0.17" not in k]
+    return [Claim("Chen et al., App. A.4 (Fig. 5)", "lam < 1 gives a spike near 0 and a negative output mean; "
+                  "lam >= 1 keeps the mean near 0", "; ".join(f"{k}: mean {v:.3f}" for k, v in means.items()),
+                  max(small) < min(large) and max(abs(v) for v in large) < 0.2, png)]
+
+
+def chen_fig6(ctx):
+    """Chen et al., Fig. 6: max over q in (0, 2] of 1 + delta_q against lam (eps fixed)."""
+    import matplotlib.pyplot as plt
+
+    q = np.linspace(0.01, 2.0, 200)
+    lams = np.linspace(0.3, 1.4, 23)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    trends = {}
+    for family in ("sselu", "lselu"):
+        peaks = [float(np.max(1 + mf.delta(mf.solve(family, eps=FIG1_EPS, lam=lam).activation, q)))
+                 for lam in lams]
+        trends[family] = peaks
+        ax.plot(lams, peaks, marker=".", label=family)
+    ax.set(xlabel=r"$\lambda$", ylabel=r"$\max_{q \in (0, 2]} (1 + \delta_q)$",
+           title=f"Influence of lam on 1 + delta_q, eps = {FIG1_EPS} (Chen et al., Fig. 6)")
+    ax.legend()
+    png = _savefig(fig, ctx, "chen_fig6")
+    inner = lams <= 1.3  # up to near the feasibility edge lam = sqrt(2)
+    decreasing = all(np.all(np.diff(np.asarray(v)[inner]) < 0) for v in trends.values())
+    upturns = {k: float(lams[1:][np.diff(v) > 0][0]) for k, v in trends.items() if np.any(np.diff(v) > 0)}
+    return [Claim("Chen et al., App. A.4 (Fig. 6)",
+                  "the maximum of 1 + delta_q over q in (0, 2] decreases as lam grows (lam in [0.3, 1.3])",
+                  "; ".join(f"{k}: {v[0]:.4f} at lam 0.3 -> {v[int(np.sum(inner)) - 1]:.4f} at lam 1.3"
+                            for k, v in trends.items())
+                  + "".join(f"; {k} turns up again at lam {u:.2f} (near sqrt(2))" for k, u in upturns.items()),
+                  decreasing, png)]
+
+
+def chen_table5(ctx):
+    """Chen et al., Table 5 analogue: lam, alpha, beta, gamma1 as Markdown and CSV."""
+    table = mf.parameter_table()
+    csv_path = ctx.out / "table5.csv"
+    fd, tmp = tempfile.mkstemp(dir=ctx.out, suffix=".csv")
+    os.close(fd)
+    table.to_csv(tmp)
+    os.replace(tmp, csv_path)
+    rows = table.rows()
+    lines = ["| family | centralized | eps | lam | alpha | beta | gamma1 |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        beta = "" if r.get("beta") in (None, "") else f"{float(r['beta']):.4f}"
+        lines.append(f"| {r['family']} | {'yes' if r['centralized'] else 'no'} | {float(r['eps']):.4g} | "
+                     f"{float(r['lam']):.4f} | {float(r['alpha']):.4f} | {beta} | {float(r['gamma1']):.4f} |")
+    (ctx.out / "table5.md").write_text("\n".join(lines) + "\n")
+    g = {(r["family"], bool(r["centralized"]), round(float(r["eps"]), 4)): float(r["gamma1"]) for r in rows}
+    selu = next(float(r["gamma1"]) for r in rows if r["family"] == "selu")
+    eps_list = (0.01, 0.017, 0.03, 0.06)
+    better = all(g[(f, False, e)] < g[("dselu", False, e)] for f in ("sselu", "lselu") for e in eps_list)
+    near = max(abs(g[(f, False, 0.06)] - selu) for f in ("sselu", "lselu"))
+    cent = {f: next(float(r["lam"]) for r in rows if r["family"] == f and r["centralized"] and
+                    abs(float(r["eps"]) - 0.03) < 1e-12) for f in ("sselu", "lselu")}
+    return [
+        Claim("Chen et al., Table 5 / App. D", "sSELU and lSELU reach a smaller gamma1 than dSELU at eps = "
+              "0.01, 0.017, 0.03, 0.06 (table5.md, table5.csv)",
+              ", ".join(f"eps {e}: {g[('sselu', False, e)]:.4f}/{g[('lselu', False, e)]:.4f} "
+                        f"vs {g[('dselu', False, e)]:.4f}" for e in eps_list), better),
+        Claim("Chen et al., App. D", "at eps = 0.06 sSELU/lSELU have about SELU's gamma1",
+              f"max |gamma1 - gamma1(SELU)| = {near:.4f}", near < 0.01),
+        Claim("Chen et al., App. A.4", "centralized sSELU and lSELU at eps = 0.03 have lam = 1.0360 and 1.0362",
+              f"{cent['sselu']:.4f}, {cent['lselu']:.4f}",
+              round(cent["sselu"], 4) == 1.0360 and round(cent["lselu"], 4) == 1.0362),
+    ]
+
+
 #: report sections, in order
-SECTIONS = [published_numbers, phi_versus_q, output_mean_map, r_score_versus_sigma, selu_vector_field,
-            lu_signal_propagation, lu_derivative_histograms, lu_ratio_versus_width]
+SECTIONS = [published_numbers, phi_versus_q, chen_fig1, chen_fig2, output_mean_map, chen_fig5, chen_fig6,
+            chen_table5, r_score_versus_sigma, selu_vector_field, lu_signal_propagation,
+            lu_derivative_histograms, lu_ratio_versus_width]
 
 
 def _progress(items, enabled):
@@ -319,8 +485,12 @@ def run_report(out="figures", *, full=False, progress=True):
              "Generated by `meanfield report`. Each row is a claim from the papers, what meanfield "
              "measured, and whether the numbers bear it out.", "",
              "| source | claim | measured | holds |", "|---|---|---|---|"]
+    def cell(text):
+        return str(text).replace("|", "\\|")
+
     for c in claims:
-        lines.append(f"| {c.source} | {c.statement} | {c.measured} | {'yes' if c.holds else '**no**'} |")
+        lines.append(f"| {cell(c.source)} | {cell(c.statement)} | {cell(c.measured)} | "
+                     f"{'yes' if c.holds else '**no**'} |")
     for c in claims:
         if c.figure:
             lines += ["", f"## {c.statement}", "", f"![{c.statement}]({c.figure})", "",

@@ -26,7 +26,7 @@ REFERENCE_DPS = 30
 ENGINE_RTOL = {"closed": 1e-12, "quadrature": 1e-10, "mpmath": 1e-25}
 
 #: Gaussian tail cut-off in standard deviations used by the quadrature engine:
-#: P(|z| > 9) = 2.3e-19, far below float64 resolution of any O(1) integral.
+#: ``P(|z| > 9) = 2.3e-19``, far below float64 resolution of any O(1) integral.
 Z_CUTOFF = 9.0
 
 #: Elementwise relative tolerance for an activation's value computed in a given

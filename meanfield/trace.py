@@ -199,7 +199,7 @@ def _df2(act):
 
 
 class Trace:
-    """Per-layer records of simulated nets, with provenance (see :func:`simulate`).
+    """Per-layer records of simulated nets, with provenance (see :func:`~meanfield.simulation.simulate`).
 
     Attributes
     ----------

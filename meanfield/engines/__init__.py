@@ -3,13 +3,13 @@
 Every map in :mod:`meanfield.maps` reduces to expectations of one of three
 integrands over ``x ~ N(mean, var)`` and their derivatives in ``mean`` and ``var``:
 
-========  ===============
-quantity  integrand g(x)
-========  ===============
-``"f"``   ``f(x)``
-``"f2"``  ``f(x)^2``
-``"df2"`` ``f'(x)^2``
-========  ===============
+=========  ===============
+quantity   integrand g(x)
+=========  ===============
+``"f"``    ``f(x)``
+``"f2"``   ``f(x)^2``
+``"df2"``  ``f'(x)^2``
+=========  ===============
 
 An engine implements ``expect(act, quantity, mean, var, derivative=None)`` with
 ``derivative`` one of ``None`` (``E[g]``), ``"mean"`` (``d E[g] / d mean``) and

@@ -27,10 +27,13 @@ SymPy does the algebra, NumPy the arithmetic:
 
    ``G_0(t) = erfcx(t/sqrt 2)/2`` is the *scaled* complementary error function;
    the exponent ``c a - (m - a)^2/(2v)`` never overflows where the integral is
-   finite (no ``exp * ndtr`` products). ``G_i`` for ``t >= 0`` comes from a
-   32+32-node Gauss-Legendre rule (``t < 6``), Miller's backward recurrence
-   (``6 <= t < 50``) or its asymptotic series (``t >= 50``), each accurate to
-   a few ulps; for ``t < 0`` the unscaled forward recurrence is stable.
+   finite (no ``exp * ndtr`` products). ``G_i`` for ``0 <= t < 50`` is read from a table of
+   ``G_0 .. G_23`` on a grid of spacing 1/32 (built once at import: graded Gauss-Legendre below
+   ``t = 6``, Miller's backward recurrence above) with the exact Taylor series
+   ``G_i(t0 + e) = sum_n (-e)^n/n! G_{i+n}(t0)``; ``t >= 50`` uses the asymptotic series; for
+   ``t < 0`` the unscaled forward recurrence is stable. At mean 0 and small ``|c| sqrt(v)`` the
+   half-line terms are summed as a power series in ``c x`` instead, so that combinations like
+   ``e^{2 beta x} - 2 e^{beta x} + 1`` cancel in their coefficients, not in rounded values.
    Whole-line terms with ``Phi(b x)^j`` use Stein's lemma
    ``E[(x - m) h(x)] = v E[h'(x)]`` down to ``E[Phi(bx)] = Phi(h)`` and
    ``E[Phi(bx)^2] = Phi_2(h, h; rho)``, the bivariate normal orthant written with

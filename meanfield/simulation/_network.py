@@ -109,7 +109,7 @@ def simulate(act, *, depth, width, batch=1, weights="gaussian", weight_var=1.0, 
         batch of ``|h_l|^2/n``), ``mean`` (mean of the entries of ``x_l``), ``x_sq``
         (``|x_l|^2/n``), ``grad_h_sq`` (``|dL/dh_l|^2`` per input, batch mean),
         ``grad_w_fro`` (``|dL/dW_l|_F`` of the batch), ``h_mean`` (mean of the entries of
-        ``h_l``); :meth:`Trace.theory` gives the mean-field prediction of each.
+        ``h_l``); :meth:`~meanfield.trace.Trace.theory` gives the mean-field prediction of each.
 
     Raises
     ------
