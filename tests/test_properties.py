@@ -20,6 +20,9 @@ selu_like = st.builds(lambda lam, alpha: mf.get_activation("selu", lam=lam, alph
                       st.floats(0.5, 2.0), st.floats(0.1, 3.0))
 zoo = st.sampled_from(["relu", "lrelu", "elu", "selu", "tanh", "sigmoid", "softplus", "gelu",
                        "swish", "erf"]).map(mf.get_activation)
+solved = st.builds(lambda case, eps: mf.solve(case[0], eps=eps, centralized=case[1]).activation,
+                   st.sampled_from([("dselu", False), ("sselu", False), ("lselu", False), ("sselu", True),
+                                    ("lselu", True)]), st.floats(0.005, 0.1))
 user_expressions = st.sampled_from([
     "x*tanh(x)", "Piecewise((x, x > 0), (0.3*x, True))", "x + 0.2*x**2", "sin(x) + x",
     "Max(x, 0) - 0.1", "x*erf(x)", "exp(x/3)",
@@ -54,6 +57,16 @@ def test_backward_identity_along_the_recursion(act, q0):
 @given(act=selu_like)
 def test_gamma_tends_to_gamma1_near_the_fixed_point(act):
     assert props.check_gamma_linearization(act).passed
+
+
+@given(act=solved)
+def test_solver_outputs_are_self_normalizing(act):
+    # Definition 2 and Proposition 3.1 for the solver's activations at random eps (plain and
+    # centralized): the two equalities to 1e-10, the inequality off the O(eps) band around q = 1,
+    # gamma_q in (0, 1), and q_l contracting to the fixed point at the rate eq. 26 gives.
+    for check in (props.check_definition2, props.check_gamma_range, props.check_q_contraction):
+        result = check(act)
+        assert result.passed, (act, result.detail, result.counterexample)
 
 
 def test_selu_satisfies_every_check():
