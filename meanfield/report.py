@@ -38,6 +38,11 @@ class ReportContext:
     _lu: dict | None = None
 
 
+def _backend(ctx):
+    """The simulator backend: the GPU (when usable) for --full runs, NumPy for the default sizes."""
+    return "auto" if ctx.full else "numpy"
+
+
 def _savefig(fig, ctx, stem):
     """Write ``stem``.png and ``stem``.svg atomically; return the PNG's file name."""
     for ext in ("png", "svg"):
@@ -198,7 +203,7 @@ def _lu_runs(ctx):
             for act in (base, base.gpn()):
                 runs[act.name] = mf.simulate(act, depth=200, width=500, batch=16 if not ctx.full else 64,
                                              weights="orthogonal", seed=1, n_seeds=2,
-                                             histogram_layers=[1, 50, 200], backend="numpy")
+                                             histogram_layers=[1, 50, 200], backend=_backend(ctx))
         ctx._lu = runs
     return ctx._lu
 
@@ -273,7 +278,7 @@ def lu_ratio_versus_width(ctx):
         values = []
         for n in widths:
             t = mf.simulate(act, depth=200, width=n, batch=8, weights="orthogonal", seed=2, n_seeds=3,
-                            backend="numpy")
+                            backend=_backend(ctx))
             values.append([r.max() / r.min() for r in t.record("grad_w_fro")])
         values = np.array(values)
         ratios[act.name] = values.mean(1)
@@ -372,7 +377,7 @@ def chen_fig5(ctx):
     for ax, (family, lam) in zip(axes, cases, strict=True):
         sol = mf.solve(family, eps=FIG1_EPS, lam=lam) if lam else mf.solve(family, eps=FIG1_EPS)
         t = mf.simulate(sol.activation, depth=64, width=width, batch=32, seed=5, histogram_layers=layers,
-                        backend="numpy")
+                        backend=_backend(ctx))
         h = t.histograms
         for i, layer in enumerate(h["layers"]):
             counts, edges = h["x"][0, i], h["x_edges"][0, i]
