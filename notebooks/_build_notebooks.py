@@ -463,8 +463,7 @@ def notebook_03():
         Each `check_*` function is also callable on its own, with its options (q range, depth, tolerances).
         """),
         code(header=SETUP, text="""
-        from meanfield.properties import (check_activation, check_definition2, check_poincare, check_q_contraction,
-                                          check_selu_contraction)
+        from meanfield.properties import check_activation, check_definition2, check_poincare, check_q_contraction
 
         N_RANDOM = 16 if SMALL else 200   # random draws of the hypothesis-style loop
 
