@@ -32,7 +32,7 @@ from meanfield.engines import ENGINES
 N_FAST, N_LOOP, N_REF = 10_000, 200, 40
 
 
-def best_time(fn, repeat=5):
+def best_time(fn, repeat=15):
     best = np.inf
     for _ in range(repeat):
         t0 = time.perf_counter()
