@@ -26,38 +26,16 @@ import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 
 import numpy as np
+from _gpu_common import exit_without_gpu, gpu_or_reason, nvidia_smi, save_output
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                            "bench_gpu_simulate.txt")
 PARAMS = {"selu": {}, "sselu": {"lam": 1.0360, "alpha": 1.7, "beta": 0.8},
           "lselu": {"lam": 1.0362, "alpha": 1.6, "beta": 0.1}}
-
-
-def _gpu_or_reason():
-    try:
-        import cupy
-    except ImportError as exc:
-        return None, f"CuPy is not installed ({exc})"
-    try:
-        count = cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:  # no driver / no device
-        return None, f"no usable CUDA device ({type(exc).__name__}: {exc})"
-    if count < 1:
-        return None, "no CUDA device"
-    return cupy, None
-
-
-def _nvidia_smi():
-    try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
-        return out.stdout.strip() or out.stderr.strip()
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"nvidia-smi -L failed: {exc}"
 
 
 def torch_activation(torch, name, params):
@@ -136,7 +114,7 @@ def run(args, cupy):
     emit = out.append
     emit("meanfield GPU simulate benchmark (benchmarks/bench_gpu_simulate.py)")
     emit(f"  date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}")
-    emit(f"  nvidia-smi -L: {_nvidia_smi()}")
+    emit(f"  nvidia-smi -L: {nvidia_smi()}")
     emit(f"  device {dev.id}: {name}, {props['multiProcessorCount']} SMs")
     emit(f"  cupy {cupy.__version__}, CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}, "
          f"driver {cupy.cuda.runtime.driverGetVersion()}")
@@ -215,19 +193,10 @@ def main(argv=None):
         parser.error(f"--activations: unknown {bad}; choose from {sorted(PARAMS)}")
     if min(args.depth, args.width, args.batch, args.repeats) < 1 or args.numpy_repeats < 0:
         parser.error("--depth, --width, --batch, --repeats must be >= 1, --numpy-repeats >= 0")
-    cupy, reason = _gpu_or_reason()
+    cupy, reason = gpu_or_reason()
     if cupy is None:
-        print(f"bench_gpu_simulate: no GPU to benchmark on: {reason}. Nothing measured.",
-              file=sys.stderr)
-        return 0
-    lines = run(args, cupy)
-    text = "\n".join(lines) + "\n"
-    sys.stdout.write(text)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as fh:
-        fh.write(f"# $ python benchmarks/bench_gpu_simulate.py {' '.join(argv or sys.argv[1:])}\n")
-        fh.write(text)
-    print(f"(written to {args.out})")
+        return exit_without_gpu("bench_gpu_simulate", reason)
+    save_output("bench_gpu_simulate.py", argv, run(args, cupy), args.out)
     return 0
 
 

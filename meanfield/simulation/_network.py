@@ -14,7 +14,7 @@ import numpy as np
 from meanfield._validation import check_finite_scalar
 from meanfield.activations import Activation, get_activation
 from meanfield.backends import check_dtype, check_int, check_seed, get_backend
-from meanfield.simulation._weights import WEIGHT_KINDS, make_weights
+from meanfield.simulation._weights import check_weight_config, make_weights
 from meanfield.trace import RECORDS, Trace
 
 __all__ = ["simulate", "WEIGHT_CACHE_BYTES"]
@@ -134,12 +134,7 @@ def simulate(act, *, depth, width, batch=1, weights="gaussian", weight_var=1.0, 
     depth = check_int(depth, "depth")
     width = check_int(width, "width")
     batch = check_int(batch, "batch")
-    if weights not in WEIGHT_KINDS:
-        raise ValueError(f"weights must be one of {', '.join(WEIGHT_KINDS)}; got {weights!r}")
-    weight_var = check_finite_scalar(weight_var, "weight_var")
-    if weight_var <= 0:
-        raise ValueError(f"weight_var must be > 0 (valid range: (0, inf)); got {weight_var}")
-    weight_mean = check_finite_scalar(weight_mean, "weight_mean")
+    weight_var, weight_mean = check_weight_config(weights, weight_var, weight_mean)
     centralize_weights = _check_bool(centralize_weights, "centralize_weights")
     input_mean = check_finite_scalar(input_mean, "input_mean")
     input_var = check_finite_scalar(input_var, "input_var")

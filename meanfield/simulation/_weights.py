@@ -109,6 +109,16 @@ def make_weights(backend, seed, layer, *, width, weights, weight_var, weight_mea
     return DenseWeights(backend, q.astype(dtype, copy=False))
 
 
+def check_weight_config(weights, weight_var, weight_mean):
+    """Validate the weight distribution's arguments; return ``(weight_var, weight_mean)`` as floats."""
+    if weights not in WEIGHT_KINDS:
+        raise ValueError(f"weights must be one of {', '.join(WEIGHT_KINDS)}; got {weights!r}")
+    weight_var = check_finite_scalar(weight_var, "weight_var")
+    if weight_var <= 0:
+        raise ValueError(f"weight_var must be > 0 (valid range: (0, inf)); got {weight_var}")
+    return weight_var, check_finite_scalar(weight_mean, "weight_mean")
+
+
 def layer_weights(seed, layer, *, width, weights="gaussian", weight_var=1.0, weight_mean=0.0,
                   centralize_weights=False, dtype="float64", backend="numpy"):
     """The dense weight matrix ``W_layer`` that :func:`~meanfield.simulation.simulate` uses.
@@ -135,13 +145,9 @@ def layer_weights(seed, layer, *, width, weights="gaussian", weight_var=1.0, wei
     seed = check_seed(seed)
     layer = check_int(layer, "layer")
     width = check_int(width, "width")
-    if weights not in WEIGHT_KINDS:
-        raise ValueError(f"weights must be one of {', '.join(WEIGHT_KINDS)}; got {weights!r}")
-    weight_var = check_finite_scalar(weight_var, "weight_var")
-    if weight_var <= 0:
-        raise ValueError(f"weight_var must be > 0 (valid range: (0, inf)); got {weight_var}")
+    weight_var, weight_mean = check_weight_config(weights, weight_var, weight_mean)
     op = make_weights(be, seed, layer, width=width, weights=weights, weight_var=weight_var,
-                      weight_mean=check_finite_scalar(weight_mean, "weight_mean"),
+                      weight_mean=weight_mean,
                       centralize_weights=bool(centralize_weights), dtype=check_dtype(dtype),
                       implicit=be.implicit_orthogonal)
     return be.to_numpy(op.dense())
