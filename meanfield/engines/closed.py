@@ -241,22 +241,23 @@ class _Derived:
         evaluated = [(lo, hi, k, j, tag, *(np.asarray(v, dtype=float) for v in func(*values)))
                      for lo, hi, k, j, func, tag in self.terms]
         series = self._series_mask(evaluated, mean, var, shape)
-        if series is not None:
-            mean_b, var_b = np.broadcast_to(mean, shape), np.broadcast_to(var, shape)
-            rest = ~series
+        half = {"g": np.zeros(shape), "xg": np.zeros(shape)}  # zero-anchored half-line terms
         for lo, hi, k, j, tag, coef, c, d, b in evaluated:
+            value = coef * _term_expectation(k, j, c, d, b, lo, hi, mean, var)
             if series is not None and _at_zero_half_line(lo, hi) and j == 0:
-                if rest.any():  # the direct closed form where the series is not used
-                    sub = [np.broadcast_to(v, shape)[rest] for v in (coef, c)]
-                    value = sub[0] * _term_expectation(k, j, sub[1], d, b, lo, hi, mean_b[rest], var_b[rest])
-                    parts[tag][rest] += value
-                continue
-            parts[tag] = parts[tag] + coef * _term_expectation(k, j, c, d, b, lo, hi, mean, var)
+                half[tag] = half[tag] + value
+            else:
+                parts[tag] = parts[tag] + value
         if series is not None:
-            for tag in parts:
-                chosen = [e for e in evaluated if e[4] == tag and _at_zero_half_line(e[0], e[1]) and e[3] == 0]
-                if chosen:
-                    parts[tag][series] += _series_pieces(chosen, var_b[series], shape, series)
+            full = np.ones(shape, dtype=bool)
+            with np.errstate(over="ignore", invalid="ignore"):  # only the masked values are kept
+                for tag in parts:
+                    chosen = [e for e in evaluated if e[4] == tag and _at_zero_half_line(e[0], e[1]) and e[3] == 0]
+                    if chosen:
+                        summed = _series_pieces(chosen, np.broadcast_to(var, shape), shape, full)
+                        half[tag] = np.where(series, summed, half[tag])
+        for tag in parts:
+            parts[tag] = parts[tag] + half[tag]
         if self.derivative is None:
             return parts["g"]
         density_sum = np.zeros(shape)
