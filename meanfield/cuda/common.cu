@@ -133,49 +133,65 @@ MF_FN long long mf_thread_count() {
     return static_cast<long long>(gridDim.x) * blockDim.x;
 }
 
-// y[i] = scale * op.f(x[i]) + shift   (y may be x: each element is read before it is written
-// by the same thread).  Grid-stride over 16-byte packs, then a scalar tail.
-template <typename T, typename Op>
-MF_FN void mf_forward_loop(const T* x, T* y, long long n, const Op& op, T scale, T shift) {
-    constexpr int V = 16 / sizeof(T);
+// The one grid-stride driver: pack(i) for the 16-byte packs i = start, start + stride, ... of
+// the first n / V elements when `packed` (every pointer 16-byte aligned), then tail(i) for the
+// elements left.  Consecutive threads touch consecutive packs, so every access is coalesced.
+template <int V, typename PackFn, typename TailFn>
+MF_FN void mf_grid_stride(long long n, bool packed, const PackFn& pack, const TailFn& tail) {
     const long long start = mf_thread_index();
     const long long stride = mf_thread_count();
     long long head = 0;
-    if (mf_aligned16(x) && mf_aligned16(y)) {
+    if (packed) {
         const long long np = n / V;
-        const mf_pack<T, V>* xp = reinterpret_cast<const mf_pack<T, V>*>(x);
-        mf_pack<T, V>* yp = reinterpret_cast<mf_pack<T, V>*>(y);
-        for (long long i = start; i < np; i += stride) {
-            mf_pack<T, V> a = xp[i];
-#pragma unroll
-            for (int k = 0; k < V; ++k) a.v[k] = scale * op.f(a.v[k]) + shift;
-            yp[i] = a;
-        }
+        for (long long i = start; i < np; i += stride) pack(i);
         head = np * V;
     }
-    for (long long i = head + start; i < n; i += stride) y[i] = scale * op.f(x[i]) + shift;
+    for (long long i = head + start; i < n; i += stride) tail(i);
+}
+
+// y[i] = fn(x[i])   (y may be x: each element is read before it is written by the same thread)
+template <typename T, typename Fn>
+MF_FN void mf_map_loop(const T* x, T* y, long long n, const Fn& fn) {
+    constexpr int V = 16 / sizeof(T);
+    using Pack = mf_pack<T, V>;
+    mf_grid_stride<V>(
+        n, mf_aligned16(x) && mf_aligned16(y),
+        [&](long long i) {
+            Pack a = reinterpret_cast<const Pack*>(x)[i];
+#pragma unroll
+            for (int k = 0; k < V; ++k) a.v[k] = fn(a.v[k]);
+            reinterpret_cast<Pack*>(y)[i] = a;
+        },
+        [&](long long i) { y[i] = fn(x[i]); });
+}
+
+// out[i] = fn(x[i], g[i])   (out may be x or g)
+template <typename T, typename Fn>
+MF_FN void mf_zip_loop(const T* x, const T* g, T* out, long long n, const Fn& fn) {
+    constexpr int V = 16 / sizeof(T);
+    using Pack = mf_pack<T, V>;
+    mf_grid_stride<V>(
+        n, mf_aligned16(x) && mf_aligned16(g) && mf_aligned16(out),
+        [&](long long i) {
+            Pack a = reinterpret_cast<const Pack*>(x)[i];
+            const Pack b = reinterpret_cast<const Pack*>(g)[i];
+#pragma unroll
+            for (int k = 0; k < V; ++k) a.v[k] = fn(a.v[k], b.v[k]);
+            reinterpret_cast<Pack*>(out)[i] = a;
+        },
+        [&](long long i) { out[i] = fn(x[i], g[i]); });
+}
+
+// y[i] = scale * op.f(x[i]) + shift
+template <typename T, typename Op>
+MF_FN void mf_forward_loop(const T* x, T* y, long long n, const Op& op, T scale, T shift) {
+    mf_map_loop(x, y, n, [&](T v) { return scale * op.f(v) + shift; });
 }
 
 // y[i] = scale * op.df(x[i])
 template <typename T, typename Op>
 MF_FN void mf_derivative_loop(const T* x, T* y, long long n, const Op& op, T scale) {
-    constexpr int V = 16 / sizeof(T);
-    const long long start = mf_thread_index();
-    const long long stride = mf_thread_count();
-    long long head = 0;
-    if (mf_aligned16(x) && mf_aligned16(y)) {
-        const long long np = n / V;
-        const mf_pack<T, V>* xp = reinterpret_cast<const mf_pack<T, V>*>(x);
-        mf_pack<T, V>* yp = reinterpret_cast<mf_pack<T, V>*>(y);
-        for (long long i = start; i < np; i += stride) {
-            mf_pack<T, V> a = xp[i];
-#pragma unroll
-            for (int k = 0; k < V; ++k) a.v[k] = scale * op.df(a.v[k]);
-            yp[i] = a;
-        }
-        head = np * V;
-    }
-    for (long long i = head + start; i < n; i += stride) y[i] = scale * op.df(x[i]);
+    mf_map_loop(x, y, n, [&](T v) { return scale * op.df(v); });
 }
 
 // y[i] = scale * op.f(x[i]) + shift and dy[i] = scale * op.df(x[i]) in one pass over x (the
@@ -184,56 +200,31 @@ template <typename T, typename Op>
 MF_FN void mf_forward_derivative_loop(const T* x, T* y, T* dy, long long n, const Op& op, T scale,
                                       T shift) {
     constexpr int V = 16 / sizeof(T);
-    const long long start = mf_thread_index();
-    const long long stride = mf_thread_count();
-    long long head = 0;
-    if (mf_aligned16(x) && mf_aligned16(y) && mf_aligned16(dy)) {
-        const long long np = n / V;
-        const mf_pack<T, V>* xp = reinterpret_cast<const mf_pack<T, V>*>(x);
-        mf_pack<T, V>* yp = reinterpret_cast<mf_pack<T, V>*>(y);
-        mf_pack<T, V>* dp = reinterpret_cast<mf_pack<T, V>*>(dy);
-        for (long long i = start; i < np; i += stride) {
-            const mf_pack<T, V> a = xp[i];
-            mf_pack<T, V> f, d;
+    using Pack = mf_pack<T, V>;
+    mf_grid_stride<V>(
+        n, mf_aligned16(x) && mf_aligned16(y) && mf_aligned16(dy),
+        [&](long long i) {
+            const Pack a = reinterpret_cast<const Pack*>(x)[i];
+            Pack f, d;
 #pragma unroll
             for (int k = 0; k < V; ++k) {
                 f.v[k] = scale * op.f(a.v[k]) + shift;
                 d.v[k] = scale * op.df(a.v[k]);
             }
-            yp[i] = f;
-            dp[i] = d;
-        }
-        head = np * V;
-    }
-    for (long long i = head + start; i < n; i += stride) {
-        const T xi = x[i];
-        y[i] = scale * op.f(xi) + shift;
-        dy[i] = scale * op.df(xi);
-    }
+            reinterpret_cast<Pack*>(y)[i] = f;
+            reinterpret_cast<Pack*>(dy)[i] = d;
+        },
+        [&](long long i) {
+            const T xi = x[i];
+            y[i] = scale * op.f(xi) + shift;
+            dy[i] = scale * op.df(xi);
+        });
 }
 
 // gx[i] = g[i] * scale * op.df(x[i])   (gx may be x or g)
 template <typename T, typename Op>
 MF_FN void mf_backward_loop(const T* x, const T* g, T* gx, long long n, const Op& op, T scale) {
-    constexpr int V = 16 / sizeof(T);
-    const long long start = mf_thread_index();
-    const long long stride = mf_thread_count();
-    long long head = 0;
-    if (mf_aligned16(x) && mf_aligned16(g) && mf_aligned16(gx)) {
-        const long long np = n / V;
-        const mf_pack<T, V>* xp = reinterpret_cast<const mf_pack<T, V>*>(x);
-        const mf_pack<T, V>* gp = reinterpret_cast<const mf_pack<T, V>*>(g);
-        mf_pack<T, V>* op_ = reinterpret_cast<mf_pack<T, V>*>(gx);
-        for (long long i = start; i < np; i += stride) {
-            mf_pack<T, V> a = xp[i];
-            const mf_pack<T, V> b = gp[i];
-#pragma unroll
-            for (int k = 0; k < V; ++k) a.v[k] = b.v[k] * (scale * op.df(a.v[k]));
-            op_[i] = a;
-        }
-        head = np * V;
-    }
-    for (long long i = head + start; i < n; i += stride) gx[i] = g[i] * (scale * op.df(x[i]));
+    mf_zip_loop(x, g, gx, n, [&](T xi, T gi) { return gi * (scale * op.df(xi)); });
 }
 
 // Sum of v over the block, valid in thread 0.  Warp shuffles, then one warp over the per-warp
@@ -266,36 +257,12 @@ MF_FN double mf_block_sum(double v) {
 template <typename T, typename Op>
 MF_FN void mf_backward_param_loop(const T* x, const T* g, T* gx, double* acc, long long n,
                                   const Op& op, T scale) {
-    constexpr int V = 16 / sizeof(T);
-    const long long start = mf_thread_index();
-    const long long stride = mf_thread_count();
     T sum = T(0);
     T comp = T(0);
-    long long head = 0;
-    if (mf_aligned16(x) && mf_aligned16(g) && mf_aligned16(gx)) {
-        const long long np = n / V;
-        const mf_pack<T, V>* xp = reinterpret_cast<const mf_pack<T, V>*>(x);
-        const mf_pack<T, V>* gp = reinterpret_cast<const mf_pack<T, V>*>(g);
-        mf_pack<T, V>* op_ = reinterpret_cast<mf_pack<T, V>*>(gx);
-        for (long long i = start; i < np; i += stride) {
-            mf_pack<T, V> a = xp[i];
-            const mf_pack<T, V> b = gp[i];
-#pragma unroll
-            for (int k = 0; k < V; ++k) {
-                const T xi = a.v[k];
-                a.v[k] = b.v[k] * (scale * op.df(xi));
-                mf_kahan_add(sum, comp, b.v[k] * (scale * op.unit(xi)));
-            }
-            op_[i] = a;
-        }
-        head = np * V;
-    }
-    for (long long i = head + start; i < n; i += stride) {
-        const T xi = x[i];
-        const T gi = g[i];
-        gx[i] = gi * (scale * op.df(xi));
+    mf_zip_loop(x, g, gx, n, [&](T xi, T gi) {
         mf_kahan_add(sum, comp, gi * (scale * op.unit(xi)));
-    }
+        return gi * (scale * op.df(xi));
+    });
     const double total = mf_block_sum(static_cast<double>(sum) - static_cast<double>(comp));
     if (threadIdx.x == 0) atomicAdd(acc, total);
 }
