@@ -43,19 +43,28 @@ def _backend(ctx):
     return "auto" if ctx.full else "numpy"
 
 
+#: SVG ids are hashed from this salt and the date stamp is left out, so that regenerating a
+#: figure whose numbers did not change rewrites identical bytes (no spurious diffs in figures/).
+_SVG_HASH_SALT = "meanfield"
+
+
 def _savefig(fig, ctx, stem):
     """Write ``stem``.png and ``stem``.svg atomically; return the PNG's file name."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
     for ext in ("png", "svg"):
         target = ctx.out / f"{stem}.{ext}"
         fd, tmp = tempfile.mkstemp(dir=ctx.out, suffix=f".{ext}")
         os.close(fd)
         try:
-            fig.savefig(tmp, dpi=130, bbox_inches="tight")
+            with matplotlib.rc_context({"svg.hashsalt": _SVG_HASH_SALT}):
+                fig.savefig(tmp, format=ext, dpi=130, bbox_inches="tight",
+                            metadata={"Date": None} if ext == "svg" else None)
             os.replace(tmp, target)
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
-    import matplotlib.pyplot as plt
 
     plt.close(fig)
     return f"{stem}.png"
