@@ -253,7 +253,7 @@ class _Derived:
             for tag in parts:
                 chosen = [e for e in evaluated if e[4] == tag and _at_zero_half_line(e[0], e[1]) and e[3] == 0]
                 if chosen:
-                    half[tag] = np.array(np.broadcast_to(half[tag], shape))
+                    half[tag] = np.array(half[tag])  # writable (a 0-d sum comes back as a NumPy scalar)
                     half[tag][series] = _series_pieces(chosen, var_series, shape, series)
         for tag in parts:
             parts[tag] = parts[tag] + half[tag]
