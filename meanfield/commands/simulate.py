@@ -13,7 +13,9 @@ from __future__ import annotations
 import math
 import sys
 
+from meanfield.backends import BACKENDS
 from meanfield.commands import UsageError, parse_params, print_json
+from meanfield.simulation import WEIGHT_KINDS
 
 __all__ = ["format_table", "register", "run", "write_plot"]
 
@@ -33,7 +35,7 @@ def register(subparsers):
     p.add_argument("--depth", type=int, default=32, help="number of layers L (default 32)")
     p.add_argument("--width", type=int, default=512, help="width n (default 512)")
     p.add_argument("--batch", type=int, default=16, help="inputs per net (default 16)")
-    p.add_argument("--weights", choices=("gaussian", "orthogonal"), default="gaussian")
+    p.add_argument("--weights", choices=WEIGHT_KINDS, default="gaussian")
     p.add_argument("--weight-var", type=float, default=1.0, help="n Var[W_ij] (default 1)")
     p.add_argument("--weight-mean", type=float, default=0.0, help="E[W_ij] (default 0)")
     p.add_argument("--centralize-weights", action="store_true", help="use W - mean(W)")
@@ -42,7 +44,7 @@ def register(subparsers):
     p.add_argument("--seeds", type=int, default=4, metavar="N",
                    help="number of independent nets (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first net (default 0)")
-    p.add_argument("--backend", choices=("auto", "numpy", "cupy"), default="auto")
+    p.add_argument("--backend", choices=BACKENDS, default="auto")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     p.add_argument("--out", metavar="FILE", help="save the trace (.npz, or .nc with xarray)")
     p.add_argument("--plot", metavar="FILE",
@@ -90,10 +92,8 @@ def run(args):
     if args.plot:
         write_plot(trace, theory, args.plot)
     if args.json:
-        out = trace.to_dict(theory=False)
-        out["theory"] = None if theory is None else {
-            k: [None if not math.isfinite(v) else float(v) for v in getattr(theory, k)]
-            for k in ("q", "mean", "x_sq", "grad_h_sq", "grad_w_fro", "h_mean")}
+        out = trace.to_dict(theory=theory is not None)  # theory() is cached: not recomputed
+        out.setdefault("theory", None)
         out["files"] = {"out": args.out, "plot": args.plot}
         print_json(out)
     elif not args.out:
