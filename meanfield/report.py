@@ -9,13 +9,12 @@ whether the numbers bear it out. Sections are registered in :data:`SECTIONS`, in
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 import meanfield as mf
+from meanfield._files import atomic_path, write_text_atomic
 
 __all__ = ["Claim", "ReportContext", "SECTIONS", "run_report"]
 
@@ -54,18 +53,10 @@ def _savefig(fig, ctx, stem):
     import matplotlib.pyplot as plt
 
     for ext in ("png", "svg"):
-        target = ctx.out / f"{stem}.{ext}"
-        fd, tmp = tempfile.mkstemp(dir=ctx.out, suffix=f".{ext}")
-        os.close(fd)
-        try:
-            with matplotlib.rc_context({"svg.hashsalt": _SVG_HASH_SALT}):
-                fig.savefig(tmp, format=ext, dpi=130, bbox_inches="tight",
-                            metadata={"Date": None} if ext == "svg" else None)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-
+        with atomic_path(ctx.out / f"{stem}.{ext}") as tmp, \
+                matplotlib.rc_context({"svg.hashsalt": _SVG_HASH_SALT}):
+            fig.savefig(tmp, format=ext, dpi=130, bbox_inches="tight",
+                        metadata={"Date": None} if ext == "svg" else None)
     plt.close(fig)
     return f"{stem}.png"
 
@@ -437,18 +428,15 @@ def chen_fig6(ctx):
 def chen_table5(ctx):
     """Chen et al., Table 5 analogue: lam, alpha, beta, gamma1 as Markdown and CSV."""
     table = mf.parameter_table()
-    csv_path = ctx.out / "table5.csv"
-    fd, tmp = tempfile.mkstemp(dir=ctx.out, suffix=".csv")
-    os.close(fd)
-    table.to_csv(tmp)
-    os.replace(tmp, csv_path)
+    with atomic_path(ctx.out / "table5.csv") as tmp:
+        table.to_csv(tmp)
     rows = table.rows()
     lines = ["| family | centralized | eps | lam | alpha | beta | gamma1 |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         beta = "" if r.get("beta") in (None, "") else f"{float(r['beta']):.4f}"
         lines.append(f"| {r['family']} | {'yes' if r['centralized'] else 'no'} | {float(r['eps']):.4g} | "
                      f"{float(r['lam']):.4f} | {float(r['alpha']):.4f} | {beta} | {float(r['gamma1']):.4f} |")
-    (ctx.out / "table5.md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(ctx.out / "table5.md", "\n".join(lines) + "\n")
     g = {(r["family"], bool(r["centralized"]), round(float(r["eps"]), 4)): float(r["gamma1"]) for r in rows}
     selu = next(float(r["gamma1"]) for r in rows if r["family"] == "selu")
     eps_list = (0.01, 0.017, 0.03, 0.06)
@@ -509,8 +497,5 @@ def run_report(out="figures", *, full=False, progress=True):
         if c.figure:
             lines += ["", f"## {c.statement}", "", f"![{c.statement}]({c.figure})", "",
                       f"*{c.source}* — measured: {c.measured} — holds: {'yes' if c.holds else 'no'}"]
-    fd, tmp = tempfile.mkstemp(dir=ctx.out, suffix=".md")
-    with os.fdopen(fd, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    os.replace(tmp, ctx.out / "README.md")
+    write_text_atomic(ctx.out / "README.md", "\n".join(lines) + "\n")
     return claims

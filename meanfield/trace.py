@@ -45,10 +45,11 @@ import contextlib
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, fields
 
 import numpy as np
+
+from meanfield._files import atomic_path
 
 __all__ = [
     "RECORDS",
@@ -165,15 +166,9 @@ def theory_profile(act, *, depth, width, batch=1, weight_var=1.0, weight_mean=0.
     for j in range(depth):
         mj = mu * n * m_prev
         vj = wv * s_prev
-        if mj == 0.0:
-            mean_j = float(maps.output_mean(act, 0.0, vj, method=method))
-            sq_j = float(maps.second_moment(act, vj, method=method))
-            p_j = float(maps.phi(act, vj, method=method))
-        else:
-            mean_j, var_j = (float(v) for v in maps.selu_map(act, mj, vj, 1.0, 1.0,
-                                                             method=method))
-            sq_j = var_j + mean_j**2
-            p_j = float(maps.expect(_df2(act), mj, vj, method="quadrature", kinks=act.kinks))
+        mean_j = float(maps.output_mean(act, mj, vj, method=method))  # checks vj > 0, finite
+        # E f^2 and E f'^2 at mean mj (phi and second_moment are their mean-0 cases)
+        sq_j, p_j = (float(maps._moment(act, quantity, mj, vj, method)) for quantity in ("f2", "df2"))
         big_m[j], big_v[j], m[j], s[j], p[j] = mj, vj, mean_j, sq_j, p_j
         m_prev, s_prev = mean_j, sq_j
     grad_h = np.empty(depth)
@@ -188,14 +183,6 @@ def theory_profile(act, *, depth, width, batch=1, weight_var=1.0, weight_mean=0.
     return TraceTheory(layers=np.arange(1, depth + 1), q=big_v + big_m**2, mean=m, x_sq=s,
                        grad_h_sq=grad_h, grad_w_fro=grad_w, h_mean=big_m, h_var=big_v, phi=p,
                        delta=delta, input_second_moment=s0)
-
-
-def _df2(act):
-    def df2(x):
-        d = act.df(x)
-        return d * d
-
-    return df2
 
 
 class Trace:
@@ -457,23 +444,6 @@ def load_trace(path):
 
 # ------------------------------------------------------------------------------------------------
 # helpers
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside ``path``; move it onto ``path`` only on success."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
-    os.close(fd)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _rebuild_activation(info):

@@ -145,7 +145,7 @@ def write_plot(trace, theory, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from meanfield.trace import atomic_path
+    from meanfield._files import atomic_path
 
     layers = trace.layers
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
