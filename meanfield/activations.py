@@ -35,7 +35,7 @@ import sympy as sp
 from scipy import special
 
 from meanfield._validation import check_finite_scalar, check_sign
-from meanfield.expressions import X, parse_activation_expression
+from meanfield.expressions import X, derivative, parse_activation_expression
 
 __all__ = [
     "Activation",
@@ -261,9 +261,7 @@ def _fresh(base, taken):
 def _lambdify_pair(template, names):
     symbols = [sp.Symbol(n, real=True) for n in names]
     f = sp.lambdify([X, *symbols], template, modules=["numpy", "scipy"])
-    # derivatives of Heaviside/sign produce DiracDelta, which is 0 away from the (measure-zero) kinks
-    derivative = sp.diff(template, X).replace(sp.DiracDelta, lambda *args: sp.S.Zero)
-    df = sp.lambdify([X, *symbols], derivative, modules=["numpy", "scipy"])
+    df = sp.lambdify([X, *symbols], derivative(template), modules=["numpy", "scipy"])
 
     def f_np(x, **p):
         with np.errstate(all="ignore"):
@@ -280,7 +278,7 @@ def _mpmath_pair(template, names, values):
     subs = {sp.Symbol(n, real=True): sp.Float(v, 40) for n, v in zip(names, values, strict=True)}
     expr = template.subs(subs)
     f = sp.lambdify(X, expr, modules="mpmath")
-    df = sp.lambdify(X, sp.diff(expr, X).replace(sp.DiracDelta, lambda *args: sp.S.Zero), modules="mpmath")
+    df = sp.lambdify(X, derivative(expr), modules="mpmath")
     return f, df
 
 

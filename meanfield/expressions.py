@@ -18,10 +18,22 @@ import ast
 
 import sympy as sp
 
-__all__ = ["X", "parse_activation_expression", "ALLOWED_FUNCTIONS"]
+__all__ = ["X", "derivative", "parse_activation_expression", "ALLOWED_FUNCTIONS"]
 
 #: The activation's input variable.
 X = sp.Symbol("x", real=True)
+
+
+def derivative(expr, symbol=X):
+    """``d expr / d symbol`` with the ``DiracDelta`` terms dropped.
+
+    Derivatives of ``Heaviside``/``sign`` produce ``DiracDelta``, which is 0 away from the
+    (measure-zero) kinks, so it never contributes to an expectation or a pointwise value.
+
+    >>> derivative(sp.Heaviside(X) * X)
+    Heaviside(x)
+    """
+    return sp.diff(expr, symbol).replace(sp.DiracDelta, lambda *args: sp.S.Zero)
 
 #: Functions a user expression may call, by the name used in the string.
 ALLOWED_FUNCTIONS = {
