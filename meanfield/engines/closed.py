@@ -241,17 +241,22 @@ class _Derived:
         evaluated = [(lo, hi, k, j, tag, *(np.asarray(v, dtype=float) for v in func(*values)))
                      for lo, hi, k, j, func, tag in self.terms]
         series = self._series_mask(evaluated, mean, var, shape)
-        half = {"g": np.zeros(shape), "xg": np.zeros(shape)}  # zero-anchored half-line terms
-        for lo, hi, k, j, tag, coef, c, d, b in evaluated:
+        series_everywhere = series is not None and bool(series.all())
+        half = {"g": np.zeros(shape), "xg": np.zeros(shape)}  # the series-able terms' direct values
+        for term in evaluated:
+            lo, hi, k, j, tag, coef, c, d, b = term
+            in_series = series is not None and _series_term(term)
+            if in_series and series_everywhere:  # the series below gives every value
+                continue
             value = coef * _term_expectation(k, j, c, d, b, lo, hi, mean, var)
-            if series is not None and _at_zero_half_line(lo, hi) and j == 0:
+            if in_series:
                 half[tag] = half[tag] + value
             else:
                 parts[tag] = parts[tag] + value
         if series is not None:  # the series replaces the direct values where it is used
             var_series = np.broadcast_to(var, shape)[series]
             for tag in parts:
-                chosen = [e for e in evaluated if e[4] == tag and _at_zero_half_line(e[0], e[1]) and e[3] == 0]
+                chosen = [e for e in evaluated if e[4] == tag and _series_term(e)]
                 if chosen:
                     half[tag] = np.array(half[tag])  # writable (a 0-d sum comes back as a NumPy scalar)
                     half[tag][series] = _series_pieces(chosen, var_series, shape, series)
@@ -277,8 +282,7 @@ class _Derived:
         to O(v); summing ``sum_n (sum_terms coef c^n / n!) E[x^(k+n) 1_piece]`` cancels the
         coefficients exactly instead, keeping full relative accuracy as q -> 0.
         """
-        rates = [np.abs(c) for lo, hi, k, j, tag, coef, c, d, b in evaluated
-                 if _at_zero_half_line(lo, hi) and j == 0]
+        rates = [np.abs(term[6]) for term in evaluated if _series_term(term)]
         if not rates or np.any(mean):
             return None
         mask = np.broadcast_to(np.sqrt(var) * np.max(np.broadcast_arrays(*rates), axis=0)
@@ -288,6 +292,13 @@ class _Derived:
 
 def _at_zero_half_line(lo, hi):
     return (lo == 0 and hi == math.inf) or (lo == -math.inf and hi == 0)
+
+
+def _series_term(term):
+    """Whether an evaluated term ``(lo, hi, k, j, tag, coef, c, d, b)`` joins the small-v series:
+    an exp-poly term (no Phi factor) on a half-line anchored at 0."""
+    lo, hi, _k, j = term[:4]
+    return _at_zero_half_line(lo, hi) and j == 0
 
 
 #: Use the power series in ``c x`` where ``|c| sqrt(v) <= SERIES_MAX_RATE`` (mean 0 only); with
