@@ -1,27 +1,69 @@
-"""Plumbing shared by the GPU benchmarks: device detection, nvidia-smi, saving the raw output."""
+"""Plumbing shared by the GPU benchmarks: device detection, environment header, saving output."""
 
 from __future__ import annotations
 
+import datetime
 import os
+import platform
 import subprocess
 import sys
 
-__all__ = ["gpu_or_reason", "nvidia_smi", "save_output", "exit_without_gpu"]
+__all__ = [
+    "environment_lines",
+    "exit_without_gpu",
+    "gpu_or_reason",
+    "nvidia_smi",
+    "save_output",
+    "torch_or_reason",
+]
 
 
 def gpu_or_reason():
-    """``(cupy, None)`` when CuPy sees a CUDA device, else ``(None, reason)``."""
+    """``(cupy, None)`` when CuPy sees a CUDA device, else ``(None, reason)``.
+
+    The check is the CuPy backend's (:func:`meanfield.backends._import_cupy`).
+    """
+    from meanfield.backends import BackendUnavailableError, _import_cupy
+
     try:
-        import cupy
+        return _import_cupy(), None
+    except BackendUnavailableError as exc:  # no CuPy, no driver or no device
+        return None, str(exc)
+
+
+def torch_or_reason():
+    """``(torch, None)`` when PyTorch sees a CUDA device, else ``(None, reason)``."""
+    try:
+        import torch
     except ImportError as exc:
-        return None, f"CuPy is not installed ({exc})"
-    try:
-        count = cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:  # no driver / no device
-        return None, f"no usable CUDA device ({type(exc).__name__}: {exc})"
-    if count < 1:
-        return None, "no CUDA device"
-    return cupy, None
+        return None, f"PyTorch is not installed ({exc})"
+    if not torch.cuda.is_available():
+        return None, "PyTorch has no CUDA device"
+    return torch, None
+
+
+def environment_lines(cupy, torch=None, torch_reason=None):
+    """Header lines of a GPU benchmark's raw output: date, ``nvidia-smi -L``, the current device,
+    CuPy/CUDA/NVRTC, PyTorch, Python/NumPy versions and host CPUs."""
+    import numpy as np
+
+    dev = cupy.cuda.Device()
+    props = cupy.cuda.runtime.getDeviceProperties(dev.id)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    lines = [
+        f"  date: {now}",
+        f"  nvidia-smi -L: {nvidia_smi()}",
+        f"  device {dev.id}: {name}, {props['multiProcessorCount']} SMs, "
+        f"{props['totalGlobalMem'] / 2**30:.1f} GiB",
+        f"  cupy {cupy.__version__}, CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}, "
+        f"driver {cupy.cuda.runtime.driverGetVersion()}, "
+        f"NVRTC {'.'.join(map(str, cupy.cuda.nvrtc.getVersion()))}",
+        (f"  torch {torch.__version__} (CUDA {torch.version.cuda})" if torch is not None
+         else f"  torch: not timed ({torch_reason})"),
+        f"  python {platform.python_version()}, numpy {np.__version__}, host CPUs {os.cpu_count()}",
+    ]
+    return lines
 
 
 def nvidia_smi():

@@ -21,14 +21,18 @@ Without CuPy or a CUDA device it prints why and exits with status 0, measuring n
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
 import statistics
 import sys
 
 import numpy as np
-from _gpu_common import exit_without_gpu, gpu_or_reason, nvidia_smi, save_output
+from _gpu_common import (
+    environment_lines,
+    exit_without_gpu,
+    gpu_or_reason,
+    save_output,
+    torch_or_reason,
+)
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                            "bench_gpu_kernels.txt")
@@ -38,16 +42,6 @@ SHAPE = (512, 64, 56, 56)
 SSELU = {"lam": 1.0360, "alpha": 1.7, "beta": 0.8}
 LSELU = {"lam": 1.0362, "alpha": 1.6, "beta": 0.1}
 TARGET_COPY_FRACTION = 0.85
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError as exc:
-        return None, f"PyTorch is not installed ({exc})"
-    if not torch.cuda.is_available():
-        return None, "PyTorch has no CUDA device"
-    return torch, None
 
 
 def time_cupy(cupy, fn, reps, warmup):
@@ -96,29 +90,15 @@ def run(args, cupy):
     from meanfield import get_activation
     from meanfield.gpu import kernels
 
-    torch, torch_reason = _torch()
+    torch, torch_reason = torch_or_reason()
     dtype = np.dtype(args.dtype)
-    dev = cupy.cuda.Device()
-    props = cupy.cuda.runtime.getDeviceProperties(dev.id)
-    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
     n = int(np.prod(SHAPE))
     nbytes = n * dtype.itemsize
 
     out = []
     emit = out.append
     emit("meanfield GPU activation kernels benchmark (benchmarks/bench_gpu_kernels.py)")
-    emit(f"  date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}")
-    emit(f"  nvidia-smi -L: {nvidia_smi()}")
-    emit(f"  device {dev.id}: {name}, {props['multiProcessorCount']} SMs, "
-         f"{props['totalGlobalMem'] / 2**30:.1f} GiB")
-    emit(f"  cupy {cupy.__version__}, CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}, "
-         f"driver {cupy.cuda.runtime.driverGetVersion()}, "
-         f"NVRTC {'.'.join(map(str, cupy.cuda.nvrtc.getVersion()))}")
-    if torch is not None:
-        emit(f"  torch {torch.__version__} (CUDA {torch.version.cuda})")
-    else:
-        emit(f"  torch: not timed ({torch_reason})")
-    emit(f"  python {platform.python_version()}, numpy {np.__version__}")
+    out.extend(environment_lines(cupy, torch, torch_reason))
     emit(f"  tensor {list(SHAPE)} {dtype.name}: {n} elements, {nbytes / 1e6:.1f} MB per array; "
          f"{args.warmup} warm-up calls, median of {args.reps} (p10, p90 beside)")
     emit(f"  sSELU {SSELU}, lSELU {LSELU}")

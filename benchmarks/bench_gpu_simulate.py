@@ -21,16 +21,19 @@ Without CuPy or a CUDA device it prints why and exits with status 0, measuring n
 from __future__ import annotations
 
 import argparse
-import datetime
 import math
 import os
-import platform
 import statistics
 import sys
 import time
 
-import numpy as np
-from _gpu_common import exit_without_gpu, gpu_or_reason, nvidia_smi, save_output
+from _gpu_common import (
+    environment_lines,
+    exit_without_gpu,
+    gpu_or_reason,
+    save_output,
+    torch_or_reason,
+)
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                            "bench_gpu_simulate.txt")
@@ -99,31 +102,11 @@ def _time(fn, sync, repeats, warmup):
 def run(args, cupy):
     from meanfield import get_activation, simulate
 
-    try:
-        import torch
-        torch_reason = None if torch.cuda.is_available() else "PyTorch has no CUDA device"
-    except ImportError as exc:
-        torch, torch_reason = None, f"PyTorch is not installed ({exc})"
-    if torch_reason:
-        torch = None
-
-    dev = cupy.cuda.Device()
-    props = cupy.cuda.runtime.getDeviceProperties(dev.id)
-    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    torch, torch_reason = torch_or_reason()
     out = []
     emit = out.append
     emit("meanfield GPU simulate benchmark (benchmarks/bench_gpu_simulate.py)")
-    emit(f"  date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}")
-    emit(f"  nvidia-smi -L: {nvidia_smi()}")
-    emit(f"  device {dev.id}: {name}, {props['multiProcessorCount']} SMs")
-    emit(f"  cupy {cupy.__version__}, CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}, "
-         f"driver {cupy.cuda.runtime.driverGetVersion()}")
-    if torch is not None:
-        emit(f"  torch {torch.__version__} (CUDA {torch.version.cuda})")
-    else:
-        emit(f"  torch: not timed ({torch_reason})")
-    emit(f"  python {platform.python_version()}, numpy {np.__version__}, "
-         f"host CPUs {os.cpu_count()}")
+    out.extend(environment_lines(cupy, torch, torch_reason))
     emit(f"  L={args.depth}, n={args.width}, batch={args.batch}, gaussian weights, {args.dtype}; "
          f"median of {args.repeats} (GPU) / {args.numpy_repeats} (NumPy) runs after 1 warm-up")
     gemm = 3 * 2 * args.batch * args.width**2 * args.depth

@@ -347,6 +347,46 @@ def test_kernel_plan_rejects_activation_without_template():
         kernel_plan(3.0)
 
 
+def test_kernel_plan_is_cached_per_template_and_parameters(monkeypatch):
+    calls = []
+    match = kernels._match_builtin
+
+    def counting(template, params):
+        calls.append(template)
+        return match(template, params)
+
+    monkeypatch.setattr(kernels, "_match_builtin", counting)
+    kernels._cached_plan.cache_clear()
+    for build in (lambda: get_activation("lselu", lam=1.0371, alpha=1.55, beta=0.2),
+                  lambda: Activation.from_expression("x*tanh(a*x)", params={"a": 0.7})):
+        first = kernel_plan(build())
+        n = len(calls)
+        assert n >= 1
+        assert kernel_plan(build()) is first  # an equal activation: the same plan, not re-derived
+        assert len(calls) == n
+    # other parameter values give another plan (same generated module for codegen)
+    other = kernel_plan(Activation.from_expression("x*tanh(a*x)", params={"a": 0.9}))
+    assert other.params == (0.9,) and other.source is first.source and len(calls) > n
+    # parameter order is the kernel-argument order, so it is part of the key
+    text = "x*tanh(a*x) + b"
+    ab = kernel_plan(Activation.from_expression(text, params={"a": 0.7, "b": 0.1}))
+    ba = kernel_plan(Activation.from_expression(text, params={"b": 0.1, "a": 0.7}))
+    assert ab.kind == ba.kind == "codegen"
+    assert (ab.params, ab.source.param_names) == ((0.7, 0.1), ("a", "b"))
+    assert (ba.params, ba.source.param_names) == ((0.1, 0.7), ("b", "a"))
+    # an activation without a template still raises on every call
+    act = Activation.from_callables(np.tanh, lambda x: 1 - np.tanh(x) ** 2, name="mytanh")
+    for _ in range(2):
+        with pytest.raises(ValueError, match="no SymPy template"):
+            kernel_plan(act)
+
+
+def test_builtin_source_and_names_are_cached():
+    assert kernels.builtin_source() is kernels.builtin_source()
+    assert kernels.builtin_name_expressions() is kernels.builtin_name_expressions()
+    assert "mf_backward_lambda<mf::SSelu, float>" in kernels.builtin_name_expressions()
+
+
 def test_import_does_not_import_cupy():
     code = "import sys, meanfield.gpu; assert 'cupy' not in sys.modules, 'cupy imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -113,7 +113,8 @@ template <typename T> MF_FN void mf_kahan_add(T& sum, T& c, T v) {
 
 #ifdef MF_DEVICE_CODE
 
-// Threads per block the host launches with (kernels.py reads it from here via MF_BLOCK).
+// Threads per block. The host launches every kernel with kernels.BLOCK_SIZE (it does not read
+// this macro); tests/test_gpu_kernels.py checks that the two agree.
 #define MF_BLOCK 256
 
 template <typename T, int V>

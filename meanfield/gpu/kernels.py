@@ -20,6 +20,7 @@ kernel an activation gets.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from dataclasses import dataclass
@@ -28,7 +29,10 @@ import numpy as np
 import sympy as sp
 
 from meanfield.activations import Activation, get_activation
+from meanfield.backends import BackendUnavailableError, _import_cupy, check_int
 from meanfield.gpu import codegen
+from meanfield.gpu.codegen import _CTYPES
+from meanfield.gpu.codegen import _KERNEL_KINDS as _KINDS
 
 __all__ = [
     "BLOCK_SIZE",
@@ -72,8 +76,8 @@ _BUILTIN_OPS = {
 }
 #: Ops whose f is lam * unit(x): they have the fused backward with dL/dlam.
 _LAMBDA_OPS = ("mf::Selu", "mf::SSelu", "mf::LSelu")
-_CTYPES = {"float32": "float", "float64": "double"}
-_KINDS = ("forward", "derivative", "forward_derivative", "backward")
+#: How many plans :func:`kernel_plan` keeps (keyed by template and parameters, in order).
+_PLAN_CACHE_SIZE = 256
 
 _reference_templates = {}
 _lock = threading.RLock()
@@ -87,6 +91,7 @@ _sm_counts = {}  # device id -> multiprocessor count
 # sources and name expressions
 
 
+@functools.cache
 def builtin_name_expressions():
     """Name expressions of every hand-written kernel instantiation (for ``cupy.RawModule``).
 
@@ -102,8 +107,12 @@ def builtin_name_expressions():
     return tuple(names)
 
 
+@functools.cache
 def builtin_source():
-    """The CUDA text of the built-in module: ``common.cu`` followed by ``activations.cu``."""
+    """The CUDA text of the built-in module: ``common.cu`` followed by ``activations.cu``.
+
+    Read from the package once per process (the shipped ``.cu`` files do not change).
+    """
     return codegen.read_cuda_source("common.cu") + "\n" + codegen.read_cuda_source(
         "activations.cu")
 
@@ -221,25 +230,44 @@ def kernel_plan(act):
     ('builtin', 'mf::Relu', 1.414214, 0.0)
     >>> kernel_plan(Activation.from_expression("x*tanh(x)")).kind
     'codegen'
+
+    The plan depends only on ``act.template`` and ``act.params`` (names, order and values), so
+    it is cached on them: a second call for an equal activation returns the same
+    :class:`KernelPlan` without matching the template again.
     """
     act = _as_activation(act)
     if act.template is None:
         raise ValueError(f"act: activation {act.name!r} has no SymPy template (it was built from "
                          "NumPy callables), so it has no GPU kernel; build it from an expression "
                          "with Activation.from_expression to run it on the GPU")
-    found = _match_builtin(act.template, act.params)
+    # parameter order matters: it is the kernel-argument order of generated kernels
+    items = tuple(act.params.items())
+    try:
+        return _cached_plan(act.template, items)
+    except TypeError:  # an unhashable template or parameter value: plan it without the cache
+        return _plan(act.template, dict(items))
+
+
+@functools.lru_cache(maxsize=_PLAN_CACHE_SIZE)
+def _cached_plan(template, items):
+    return _plan(template, dict(items))
+
+
+def _plan(template, params):
+    """The :class:`KernelPlan` of a template with parameter values ``params`` (a dict)."""
+    found = _match_builtin(template, params)
     if found is not None:
         family, values, scale, shift = found
         op = _BUILTIN_OPS[family][0]
         slots = tuple(float(v) for v in values) + (0.0,) * (3 - len(values))
         return KernelPlan("builtin", family, op, slots, float(scale), float(shift),
                           has_lambda=op in _LAMBDA_OPS)
-    key = (act.template, tuple(act.params))
+    key = (template, tuple(params))
     with _lock:
         if key not in _generated:
-            _generated[key] = codegen.generate_kernel_source(act.template, tuple(act.params))
+            _generated[key] = codegen.generate_kernel_source(template, tuple(params))
         source = _generated[key]
-    return KernelPlan("codegen", None, None, tuple(float(v) for v in act.params.values()),
+    return KernelPlan("codegen", None, None, tuple(float(v) for v in params.values()),
                       source=source)
 
 
@@ -264,13 +292,10 @@ def is_available():
     bool
     """
     try:
-        import cupy
-    except ImportError:
+        _import_cupy()
+    except BackendUnavailableError:  # no CuPy, no driver or no device
         return False
-    try:
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:  # CUDARuntimeError (no driver/device) and friends
-        return False
+    return True
 
 
 def _module(device_id, key, source, names):
@@ -322,9 +347,7 @@ def _elementwise_grid(n, itemsize, device_id):
 
 def _reduction_grid(n, device_id, blocks):
     if blocks is not None:
-        if isinstance(blocks, bool) or not isinstance(blocks, (int, np.integer)) or blocks < 1:
-            raise ValueError(f"blocks must be a positive integer; got {blocks!r}")
-        return int(blocks)
+        return check_int(blocks, "blocks")
     return max(1, min(math.ceil(n / BLOCK_SIZE), _BLOCKS_PER_SM_REDUCTION * _sm_count(device_id)))
 
 
