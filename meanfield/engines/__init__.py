@@ -23,14 +23,13 @@ closed form where one exists, else quadrature.
 
 from __future__ import annotations
 
+from meanfield.engines._interface import DERIVATIVES, QUANTITIES
 from meanfield.engines.closed import ClosedEngine
 from meanfield.engines.quadrature import QuadratureEngine
 from meanfield.engines.reference import MpmathEngine
 
 __all__ = ["ENGINES", "METHODS", "QUANTITIES", "DERIVATIVES", "get_engine"]
 
-QUANTITIES = ("f", "f2", "df2")
-DERIVATIVES = (None, "mean", "var")
 
 #: name -> engine instance
 ENGINES = {"closed": ClosedEngine(), "quadrature": QuadratureEngine(), "mpmath": MpmathEngine()}

@@ -82,6 +82,7 @@ import math
 
 import numpy as np
 
+from meanfield.engines._interface import DERIVATIVES, QUANTITIES
 from meanfield.tolerances import Z_CUTOFF
 
 __all__ = ["QuadratureEngine", "gauss_expectation"]
@@ -178,8 +179,6 @@ _CHEB_DCT = (2.0 / _PROXY_POINTS) * np.cos(
     np.pi * np.outer(np.arange(_PROXY_POINTS), np.arange(_PROXY_POINTS) + 0.5) / _PROXY_POINTS)
 _CHEB_DCT[0] *= 0.5
 
-_WEIGHTS = (None, "mean", "var")
-_QUANTITIES = ("f", "f2", "df2")
 
 
 def gauss_expectation(g, mean, var, *, kinks=(), scale=1.0):
@@ -269,10 +268,10 @@ class QuadratureEngine:
         ValueError
             Unknown ``quantity`` or ``derivative``.
         """
-        if quantity not in _QUANTITIES:
-            raise ValueError(f"quantity must be one of {_QUANTITIES}; got {quantity!r}")
-        if derivative not in _WEIGHTS:
-            raise ValueError(f"derivative must be one of {_WEIGHTS}; got {derivative!r}")
+        if quantity not in QUANTITIES:
+            raise ValueError(f"quantity must be one of {QUANTITIES}; got {quantity!r}")
+        if derivative not in DERIVATIVES:
+            raise ValueError(f"derivative must be one of {DERIVATIVES}; got {derivative!r}")
         f, df = act.f, act.df
         if quantity == "f":
             g = f
