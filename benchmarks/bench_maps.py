@@ -19,11 +19,10 @@ from __future__ import annotations
 import argparse
 import io
 import platform
-import sys
-import time
 
 import numpy as np
 import scipy
+from _timing import cpu_model, wall_times
 from scipy import integrate
 
 import meanfield as mf
@@ -33,12 +32,7 @@ N_FAST, N_LOOP, N_REF = 10_000, 200, 40
 
 
 def best_time(fn, repeat=15):
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+    return min(wall_times(fn, repeat))
 
 
 def scipy_quad(g, q, kinks):
@@ -95,10 +89,8 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="also write the output to this file")
     args = parser.parse_args(argv)
     out = io.StringIO()
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), platform.processor()) if sys.platform == "linux" else ""
     print(f"meanfield {mf.__version__}, numpy {np.__version__}, scipy {scipy.__version__}, "
-          f"python {platform.python_version()}, {cpu}", file=out)
+          f"python {platform.python_version()}, {cpu_model()}", file=out)
     for name in ("selu", "gelu"):
         act = mf.get_activation(name)
         for quantity in ("f2", "df2"):

@@ -20,32 +20,12 @@ import os
 import platform
 import statistics
 import sys
-import time
 
 import numpy as np
+from _timing import cpu_model, wall_times
 
 from meanfield.backends import get_backend
 from meanfield.simulation import simulate
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _time(func, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def floor_orthogonal(depth, width, batch, seed=0):
@@ -106,7 +86,7 @@ def main(argv=None):
     print("meanfield simulate benchmark")
     print(f"  meanfield {meanfield.__version__}, numpy {np.__version__}, "
           f"python {platform.python_version()}, {platform.system()} {platform.machine()}")
-    print(f"  CPU: {_cpu_model()}, {os.cpu_count()} logical cores; "
+    print(f"  CPU: {cpu_model()}, {os.cpu_count()} logical cores; "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
     try:
         load = os.getloadavg()
@@ -120,11 +100,11 @@ def main(argv=None):
     simulate(args.activation, depth=2, width=n, batch=b, backend="numpy")  # warm-up
     rows = []
     for weights, floor in (("orthogonal", floor_orthogonal), ("gaussian", floor_gaussian)):
-        sim = _time(lambda w=weights: simulate(args.activation, depth=L, width=n, batch=b,
-                                               weights=w, backend="numpy"), r)
-        base = _time(lambda f=floor: f(L, n, b), r)
+        sim = wall_times(lambda w=weights: simulate(args.activation, depth=L, width=n, batch=b,
+                                                    weights=w, backend="numpy"), r)
+        base = wall_times(lambda f=floor: f(L, n, b), r)
         rows.append((weights, sim, base))
-    dense = _time(lambda: floor_dense_qr(L, n, b), max(1, min(r, 2)))
+    dense = wall_times(lambda: floor_dense_qr(L, n, b), max(1, min(r, 2)))
 
     print(f"{'weights':<11} {'simulate min/med [s]':>22} {'floor min/med [s]':>20} "
           f"{'ratio (min)':>12} {'ratio (med)':>12}")

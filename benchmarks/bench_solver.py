@@ -31,6 +31,7 @@ import time
 
 import numpy as np
 import scipy
+from _timing import cpu_model, wall_times
 from scipy import integrate, optimize
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "bench_solver.txt")
@@ -47,17 +48,6 @@ PROBLEMS = [  # (label, family, eps, kwargs)
     ("sselu lam=1.02 eps=0.03", "sselu", 0.03, {"lam": 1.02}),
     ("lselu lam=0.17 eps=0.03", "lselu", 0.03, {"lam": 0.17}),
 ]
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -149,12 +139,7 @@ def naive_solve(family, eps, centralized=False, lam=None, lam_min=1.0):
 
 
 def _median_time(fn, reps):
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(wall_times(fn, reps))
 
 
 def main(argv=None):
@@ -213,7 +198,6 @@ def main(argv=None):
         print(lines[-1], flush=True)
 
     t_table = _median_time(parameter_table, args.reps)
-    n_table = 1 + 5 * len(TABLE_EPS)
     t0 = time.perf_counter()
     naive_rows = [naive_solve("selu", None)]
     for family, centralized in (("dselu", False), ("sselu", False), ("lselu", False),
@@ -221,6 +205,7 @@ def main(argv=None):
         naive_rows += [naive_solve(family, e, centralized=centralized) for e in TABLE_EPS]
     t_naive_table = time.perf_counter() - t0
     table = parameter_table()
+    n_table = len(table)
     naive_worst_res = max(max(map(abs, r)) for _, r, _ in naive_rows)
     naive_gap = max(abs(g - s.gamma1) for (_, _, g), s in zip(naive_rows, table, strict=True))
     lines += [

@@ -121,11 +121,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize
 
 from meanfield._validation import check_finite_scalar
 from meanfield.activations import Activation, get_activation
 from meanfield.engines.closed import family_moments
+from meanfield.maps import selu_map_jacobian
 
 __all__ = [
     "FAMILIES",
@@ -167,13 +167,12 @@ class SolverError(ValueError):
 class _Curve:
     """Negative-piece moments ``a, b, c, m`` of one family along its shape variable ``t``."""
 
-    def __init__(self, family, lo, hi, size, cyclic, t_label):
+    def __init__(self, family, lo, hi, size, cyclic):
         self.family = family
         self.cyclic = cyclic
         self.lo, self.hi = lo, hi
         self.period = hi - lo
-        self.t_label = t_label
-        self.grid = np.linspace(lo, hi, size, endpoint=not cyclic) if size > 1 else np.zeros(1)
+        self.grid = np.linspace(lo, hi, size, endpoint=not cyclic)
         self.names = ("lam", "alpha") if family == "dselu" else ("lam", "alpha", "beta")
         self.template = get_activation(family, **dict.fromkeys(self.names, 1.0)).template
 
@@ -277,11 +276,11 @@ class _Curve:
 
 
 _CURVES = {
-    "dselu": lambda: _Curve("dselu", 0.0, 0.0, 1, False, "none"),
+    "dselu": lambda: _Curve("dselu", 0.0, 0.0, 1, False),
     # beta in [1e-2, 1e3]: covers eps from ~1e-5 to ~2e2 at lam_min = 1; below beta = 0.01 the
     # difference b - a ~ beta^4/8 of two O(beta^2) moments loses more than half the digits
-    "sselu": lambda: _Curve("sselu", math.log(1e-2), math.log(1e3), 1601, False, "log(beta)"),
-    "lselu": lambda: _Curve("lselu", -math.pi, math.pi, 1440, True, "atan2(beta, alpha)"),
+    "sselu": lambda: _Curve("sselu", math.log(1e-2), math.log(1e3), 1601, False),
+    "lselu": lambda: _Curve("lselu", -math.pi, math.pi, 1440, True),
 }
 
 
@@ -320,11 +319,11 @@ def _newton(fun, x0, max_iter=10):
 
     The Jacobian is a central difference with step ``1e-7 max(1, |x|)`` (error ~1e-9 relative,
     so each step gains ~9 digits); all ``2k + 1`` stencil points go in one vectorized call.
-    Returns the best ``(x, residual_vector)`` seen.
+    Returns the best ``x`` seen (smallest largest residual).
     """
     x = np.asarray(x0, dtype=float)
     k = x.size
-    best_x, best_r, best_norm = x, None, math.inf
+    best_x, best_norm = x, math.inf
     stalls = 0
     for _ in range(max_iter):
         h = 1e-7 * np.maximum(1.0, np.abs(x))
@@ -333,7 +332,7 @@ def _newton(fun, x0, max_iter=10):
         res = values[0]
         norm = float(np.max(np.abs(res))) if np.all(np.isfinite(res)) else math.inf
         if norm < best_norm:
-            best_x, best_r, best_norm, stalls = x, res, norm, 0
+            best_x, best_norm, stalls = x, norm, 0
         else:
             stalls += 1
         if best_norm <= _NEWTON_TARGET or stalls >= 2:
@@ -346,7 +345,7 @@ def _newton(fun, x0, max_iter=10):
         if not np.all(np.isfinite(step)):
             break
         x = x - step
-    return best_x, best_r
+    return best_x
 
 
 # ------------------------------------------------------------------------------------------------
@@ -491,6 +490,11 @@ class SolutionTable(Sequence):
         return None
 
 
+def _gamma1(template, params):
+    """``|dphi/dq(1) + 1|`` from the closed forms."""
+    return abs(float(family_moments(template, params, "df2", 0.0, 1.0, "var")) + 1)
+
+
 def _finish(family, params, eps, centralized, mode, *, lam_min=None, constraint_active=None,
             other_roots=(), mean=None, var=None):
     """Recompute residuals and gamma1 from the closed forms; refuse anything above tolerance."""
@@ -510,7 +514,7 @@ def _finish(family, params, eps, centralized, mode, *, lam_min=None, constraint_
         raise SolverError(
             f"{family} (eps={eps:g}, mode {mode}): Newton polishing reached a residual of {worst:.3g} "
             f"> {RESIDUAL_TOL:g}; the problem is too close to the edge of its feasible range")
-    g1 = abs(float(family_moments(template, params, "df2", 0.0, 1.0, "var")) + 1)
+    g1 = _gamma1(template, params)
     return Solution(family=family, eps=float(eps), params=params, activation=act, gamma1=g1,
                     residuals=residuals, centralized=centralized, mode=mode, lam_min=lam_min,
                     constraint_active=constraint_active, other_roots=tuple(other_roots),
@@ -529,7 +533,7 @@ def _polish_fixed_lam(curve, t, lam, eps):
     def fun(x):
         return _equations(curve.template, curve.params(x[:, 1], x[:, 0], lam), eps, False)
 
-    x, _ = _newton(fun, [r0, t])
+    x = _newton(fun, [r0, t])
     return {k: float(v) for k, v in curve.params(x[1], x[0], lam).items()}
 
 
@@ -543,7 +547,7 @@ def _polish_free_lam(curve, t, eps):
     def fun(x):
         return _equations(curve.template, curve.params(t, x[:, 1], x[:, 0]), eps, False)
 
-    x, _ = _newton(fun, [lam0, r0])
+    x = _newton(fun, [lam0, r0])
     return {k: float(v) for k, v in curve.params(t, x[1], x[0]).items()}
 
 
@@ -560,6 +564,8 @@ def _brent_root(fun, lo, hi):
         return lo
     if fhi == 0:
         return hi
+    from scipy import optimize  # lazily: scipy.optimize adds ~0.3-0.6 s to `import meanfield`
+
     return optimize.brentq(fun, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=200)
 
 
@@ -598,12 +604,15 @@ def _solve_dselu(eps):
 
 
 def _gamma_of(curve, t, eps):
+    # not abs(1 + eps * _signed_ratio(curve, t)): eps * (c / (b - a)) rounds differently in ~15% of t
     mom = curve.moments(np.asarray(t, dtype=float), "abc")
     a, b, c = (float(mom[k]) for k in "abc")
     return abs(1 + eps * c / (b - a))
 
 
 def _solve_optimum(family, eps, lam_min):
+    from scipy import optimize  # lazily, as in _brent_root
+
     curve = _curve(family)
     tab = curve.table
     slack = 1 - lam_min**2 / 2
@@ -644,7 +653,7 @@ def _solve_optimum(family, eps, lam_min):
             f"is {_q_range_text(curve, slack)}")
     scored = sorted(((_gamma_of(curve, t, eps), kind, curve.canonical(t)) for t, kind in candidates),
                     key=lambda c: (c[0], c[1] != "boundary"))
-    best_gamma, kind, t = scored[0]
+    _, kind, t = scored[0]
     if kind == "edge":
         where = "lower" if t == curve.grid[0] else "upper"
         raise SolverError(
@@ -690,34 +699,31 @@ def _solve_fixed_lam(family, eps, lam):
     return _finish(family, best, eps, False, "fixed-lam", other_roots=others)
 
 
-def _centralized_eps(curve, t):
-    """``(eps, lam, r, gamma1)`` of the centralized family at shape ``t`` (``E f = 0``, ``E f^2 = 1``)."""
-    mom = curve.moments(np.asarray(t, dtype=float), "abcm")
-    a, b, c, m = (np.asarray(mom[k], dtype=float) for k in "abcm")
+def _centralized(mom):
+    """``(eps, lam, r)`` of the centralized family (``E f = 0``, ``E f^2 = 1``) from moments ``a, b, m``."""
+    a, b, m = (np.asarray(mom[k], dtype=float) for k in "abm")
     with np.errstate(all="ignore"):
         r = np.where(m < 0, -_M0 / m, np.nan)
         big_a = 0.5 + r * r * a
-        eps = (0.5 + r * r * b) / big_a - 1
-        return eps, 1 / np.sqrt(big_a), r, np.abs(1 + r * r * c / big_a)
+        return (0.5 + r * r * b) / big_a - 1, 1 / np.sqrt(big_a), r
 
 
 def _solve_centralized(family, eps, lam_min):
     curve = _curve(family)
-    tab = curve.table
-    with np.errstate(all="ignore"):
-        r = np.where(tab["m"] < 0, -_M0 / tab["m"], np.nan)
-        big_a = 0.5 + r * r * tab["a"]
-        eps_grid = (0.5 + r * r * tab["b"]) / big_a - 1
-        lam_grid = 1 / np.sqrt(big_a)
+    eps_grid, lam_grid, _ = _centralized(curve.table)
+
+    def centralized_at(t):
+        return [float(v) for v in _centralized(curve.moments(np.asarray(t, dtype=float), "abm"))]
+
     i, j = curve.pairs()
     s = eps_grid - eps
     hits = np.flatnonzero(np.isfinite(s[i]) & np.isfinite(s[j]) & ((s[i] == 0) | (s[i] * s[j] < 0)))
     roots = []
     for k in hits:
         lo, hi = curve.interval(i[k], j[k])
-        t = _brent_root(lambda t: float(_centralized_eps(curve, t)[0]) - eps, lo, hi)
-        _, lam, rr, g1 = (float(v) for v in _centralized_eps(curve, t))
-        roots.append((t, lam, rr, g1))
+        t = _brent_root(lambda t: centralized_at(t)[0] - eps, lo, hi)
+        _, lam, rr = centralized_at(t)
+        roots.append((t, lam, rr))
     if not roots:
         ok = np.isfinite(eps_grid)
         allowed = ok & (lam_grid >= lam_min)
@@ -728,15 +734,15 @@ def _solve_centralized(family, eps, lam_min):
             f"has solutions for eps in [{np.min(eps_grid[ok]):.6g}, {np.max(eps_grid[ok]):.6g}] "
             f"({span} with lam >= {lam_min:g}); scanned domain: {curve.domain_text()}")
     polished = []
-    for t, lam, rr, _ in roots:
+    for t, lam, rr in roots:
         def fun(x):
             return _equations(curve.template, curve.params(x[:, 2], x[:, 1], x[:, 0]), eps, True)
 
-        x, _ = _newton(fun, [lam, rr, t])
+        x = _newton(fun, [lam, rr, t])
         params = {k: float(v) for k, v in curve.params(x[2], x[1], x[0]).items()}
-        g1 = abs(float(family_moments(curve.template, params, "df2", 0.0, 1.0, "var")) + 1)
-        polished.append((params, g1))
-    allowed = [(p, g1) for p, g1 in polished if p["lam"] >= lam_min * (1 - 1e-12)]
+        polished.append((params, _gamma1(curve.template, params)))
+    lam_cut = lam_min * (1 - 1e-12)
+    allowed = [(p, g1) for p, g1 in polished if p["lam"] >= lam_cut]
     if not allowed:
         found = ", ".join(f"lam = {p['lam']:.6g}" for p, _ in polished)
         raise SolverError(f"centralized {family} at eps = {eps:g} has no root with lam >= {lam_min:g} "
@@ -745,14 +751,12 @@ def _solve_centralized(family, eps, lam_min):
     best = allowed[0][0]
     others = [_root_summary(p, g1, "larger gamma1") for p, g1 in allowed[1:]]
     others += [_root_summary(p, g1, f"lam < lam_min = {lam_min:g}") for p, g1 in polished
-               if p["lam"] < lam_min * (1 - 1e-12)]
+               if p["lam"] < lam_cut]
     return _finish(family, best, eps, True, "centralized", lam_min=lam_min, other_roots=others)
 
 
 def _solve_selu(mean, var):
     """Klambauer's fixed point: E f(y) = mean, Var f(y) = var, y ~ N(0, var); unknowns lam, alpha."""
-    from meanfield.maps import selu_map_jacobian
-
     template = get_activation("selu").template
     unit = {"lam": 1.0, "alpha": np.array([0.0, 1.0])}
     first = family_moments(template, unit, "f", 0.0, var)
@@ -780,7 +784,7 @@ def _solve_selu(mean, var):
         def fun(x):
             return _selu_equations(template, {"lam": x[:, 0], "alpha": x[:, 1]}, mean, var)
 
-        x, _ = _newton(fun, [lam0, alpha0])
+        x = _newton(fun, [lam0, alpha0])
         params = {"lam": float(x[0]), "alpha": float(x[1])}
         jac = selu_map_jacobian(get_activation("selu", **params), mean, var, 0.0, 1.0)
         found.append((float(np.max(np.abs(np.linalg.eigvals(jac)))), params))
@@ -794,10 +798,10 @@ def _solve_selu(mean, var):
 # public API
 
 
-def _check_range(value, name, lo, hi):
+def _check_range(value, name):
     value = check_finite_scalar(value, name)
-    if not lo < value < hi:
-        raise ValueError(f"{name} must be in ({lo:g}, {hi:.10g}) (lam <= sqrt(2) always); got {value:g}")
+    if not 0.0 < value < LAM_MAX:
+        raise ValueError(f"{name} must be in (0, {LAM_MAX:.10g}) (lam <= sqrt(2) always); got {value:g}")
     return value
 
 
@@ -861,9 +865,9 @@ def solve(family, eps=None, *, centralized=False, lam=None, lam_min=1.0, mean=0.
             raise ValueError(f"lam= applies to sselu and lselu only ({key} has two parameters and two equations)")
     if centralized and lam is not None:
         raise ValueError("lam= and centralized=True are exclusive (three equations for two unknowns)")
-    lam_min = _check_range(lam_min, "lam_min", 0.0, LAM_MAX)
+    lam_min = _check_range(lam_min, "lam_min")
     if lam is not None:
-        lam = _check_range(lam, "lam", 0.0, LAM_MAX)
+        lam = _check_range(lam, "lam")
     if key == "selu":
         if eps is not None:
             raise ValueError("family 'selu' takes no eps (its eps = phi(1) - 1 follows from the fixed point)")

@@ -340,6 +340,7 @@ def test_cli_text_outputs(capsys):
     (["solve", "nosuch", "--eps", "0.1"], "invalid choice"),
     (["solve", "sselu", "--eps", "0.03", "--lam", "2"], "lam must be in"),
     (["solve", "dselu", "--eps", "0.03", "--centralized"], "centralized applies"),
+    (["solve", "sselu", "--eps", "0.03", "--mean", "0.1"], "mean and var set the fixed point of family 'selu' only"),
 ])
 def test_cli_usage_errors_exit_2_with_one_line(capsys, argv, message):
     code, out, err = run_cli(capsys, *argv)

@@ -57,10 +57,9 @@ def _result(args):
         return solve("selu", mean=args.mean, var=args.var)
     if not args.eps:
         raise UsageError(f"{args.family} needs --eps (phi(1) = 1 + eps, eps > 0)")
-    if args.mean != 0.0 or args.var != 1.0:
-        raise UsageError("--mean/--var apply to selu only")
     eps = args.eps[0] if len(args.eps) == 1 else args.eps
-    return solve(args.family, eps, centralized=args.centralized, lam=args.lam, lam_min=args.lam_min)
+    return solve(args.family, eps, centralized=args.centralized, lam=args.lam, lam_min=args.lam_min,
+                 mean=args.mean, var=args.var)  # the API refuses mean/var for families other than selu
 
 
 def _fmt(value, width=14):
