@@ -7,8 +7,7 @@ Build (warnings are errors)::
 
 Everything that can go stale is generated at build time by ``docs/_ext/meanfield_docs.py``:
 the CLI reference (from :func:`meanfield.cli.build_parser`), the figure gallery (from the
-files in ``figures/`` and ``figures/README.md``), the list of GPU benchmarks and the API page
-of :mod:`meanfield.solver` (only when that module exists).
+files in ``figures/`` and ``figures/README.md``) and the list of GPU benchmarks.
 """
 
 from __future__ import annotations
@@ -22,14 +21,7 @@ ROOT = os.path.dirname(DOCS)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(DOCS, "_ext"))
 
-import importlib.util  # noqa: E402
-
 import meanfield  # noqa: E402
-
-#: the solver's API page and examples need meanfield.solver; a checkout without it still builds
-HAVE_SOLVER = importlib.util.find_spec("meanfield.solver") is not None
-if HAVE_SOLVER:
-    tags.add("have_solver")  # noqa: F821 - ``tags`` is provided by Sphinx
 
 project = "meanfield"
 author = "meanfield developers"
@@ -59,8 +51,6 @@ nitpick_ignore_regex = [
     # the standard library
     (r"py:.*", r"(ast|argparse|importlib|dataclasses|collections|typing|pathlib|os)(\..*)?"),
 ]
-if not HAVE_SOLVER:  # the theory pages link to the solver's API, which this build lacks
-    nitpick_ignore_regex.append((r"py:.*", r"meanfield\.solver(\..*)?"))
 
 # -- autodoc / numpydoc ------------------------------------------------------------------
 autodoc_default_options = {"member-order": "bysource", "undoc-members": True}
@@ -76,10 +66,9 @@ numpydoc_validation_checks: set[str] = set()
 # Only the pages' own ``.. doctest::`` blocks run here; the docstrings' examples are run by
 # pytest --doctest-modules (their names come from their module's namespace).
 doctest_test_doctest_blocks = ""
-doctest_global_setup = f"""
+doctest_global_setup = """
 import numpy as np
 import meanfield as mf
-HAVE_SOLVER = {HAVE_SOLVER!r}
 """
 import doctest  # noqa: E402
 

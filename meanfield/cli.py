@@ -30,13 +30,7 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"meanfield {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"meanfield.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"meanfield.commands.{name}":
-                continue  # not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f"meanfield.commands.{name}").register(sub)
     return parser
 
 

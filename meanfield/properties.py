@@ -37,7 +37,7 @@ import numpy as np
 
 from meanfield import maps
 from meanfield._validation import as_real_array, check_finite_scalar
-from meanfield.activations import Activation, get_activation
+from meanfield.activations import get_activation
 
 __all__ = [
     "CheckResult",
@@ -97,10 +97,6 @@ class CheckResult:
         return out
 
 
-def _act(act):
-    return act if isinstance(act, Activation) else get_activation(act)
-
-
 def _q_grid(q_range):
     lo, hi = (check_finite_scalar(v, "q_range entry") for v in q_range)
     if not 0 < lo < hi:
@@ -108,14 +104,15 @@ def _q_grid(q_range):
     return np.logspace(np.log10(lo), np.log10(hi), Q_POINTS)
 
 
-def _fixed_point_band(act, method):
+def _fixed_point_band(act, phi1, method):
     """Half-widths ``(below, above)`` of the O(eps) band around q = 1 excluded from Definition 2.
 
     To first order in ``q - 1``, with ``phi(1) = 1 + eps`` and ``phi'(1) in (-1, 0)``, the
     inequality fails for ``1 - eps/gamma1 < q < 1 + eps/(1 - gamma1)``; the band allows twice
-    that for second-order terms. ``eps <= 0`` gives an empty band.
+    that for second-order terms. ``eps <= 0`` gives an empty band. ``phi1`` is ``phi(1)``,
+    which the caller has already computed.
     """
-    eps = float(maps.phi(act, 1.0, method=method)) - 1
+    eps = phi1 - 1
     slope = float(maps.dphi_dq(act, 1.0, method=method))
     if eps <= 0 or not -1 < slope < 0:
         return 0.0, 0.0, eps
@@ -132,12 +129,12 @@ def check_definition2(act, *, q_range=DEFAULT_Q_RANGE, eps=None, tol=1e-10, meth
     strict inequality fails at ``q = 1`` itself, so Definition 2 can only ask it away from the
     fixed point. The margin is the smallest relative distance of ``phi`` to the nearer bound.
     """
-    act = _act(act)
+    act = get_activation(act)
     q = _q_grid(q_range)
     phi1 = float(maps.phi(act, 1.0, method=method))
     second = float(maps.second_moment(act, 1.0, method=method))
     target = phi1 - 1 if eps is None else check_finite_scalar(eps, "eps")
-    below, above, own_eps = _fixed_point_band(act, method)
+    below, above, own_eps = _fixed_point_band(act, phi1, method)
     p = maps.phi(act, q, method=method)
     lower, upper = np.minimum(1, 1 / q), np.maximum(1, 1 / q)
     outside = (q <= 1 - below) | (q >= 1 + above)
@@ -174,9 +171,9 @@ def check_gamma_range(act, *, q_range=DEFAULT_Q_RANGE, method="auto"):
     Equivalent to Definition 2's inequality; ``gamma_q`` closer to 0 means stronger
     self-normalization. Margin: ``min(gamma_q, 1 - gamma_q)``.
     """
-    act = _act(act)
+    act = get_activation(act)
     q = _q_grid(q_range)
-    below, above, _ = _fixed_point_band(act, method)
+    below, above, _ = _fixed_point_band(act, float(maps.phi(act, 1.0, method=method)), method)
     q = q[(q <= 1 - below) | (q >= 1 + above)]
     g = maps.gamma(act, q, method=method)
     margins = np.minimum(g, 1 - g)
@@ -196,7 +193,7 @@ def check_gamma_linearization(act, *, method="auto", steps=(0.04, 0.02, 0.01, 0.
     ``eps q/(q - 1)`` term is small. Checked: the remainder divided by ``|q - 1|`` stays
     bounded (it halves with the step) and ``gamma1`` equals ``|1 + dphi/dq(1)|``.
     """
-    act = _act(act)
+    act = get_activation(act)
     eps = float(maps.phi(act, 1.0, method=method)) - 1
     slope = float(maps.dphi_dq(act, 1.0, method=method))
     remainders = []
@@ -217,10 +214,11 @@ def check_gamma_linearization(act, *, method="auto", steps=(0.04, 0.02, 0.01, 0.
                        None if ok else {"remainders_over_h": remainders.tolist()})
 
 
-def _q_recursion(act, q0, depth, weight_var, method):
+def _q_recursion(act, q0, depth, method):
+    """``q_0 = q0``, ``q_{l+1} = E f(sqrt(q_l) z)^2`` (unit weight variance), ``depth`` steps."""
     q = [float(q0)]
     for _ in range(depth):
-        q.append(float(weight_var * maps.second_moment(act, q[-1], method=method)))
+        q.append(float(maps.second_moment(act, q[-1], method=method)))
     return np.array(q)
 
 
@@ -233,12 +231,12 @@ def check_q_contraction(act, *, q0=(0.5, 2.0), depth=12, method="auto"):
     :data:`IDENTITY_RTOL`), ``E f(z)^2 = 1`` (so 1 is the fixed point) and
     ``|q_{l+1} - 1| < |q_l - 1|`` at every step from each start. Margin: ``1 - max`` ratio.
     """
-    act = _act(act)
+    act = get_activation(act)
     starts = as_real_array(q0, "q0", positive=True).ravel()
     worst_ratio, counter = 0.0, None
     identity_err = 0.0
     for start in starts:
-        q = _q_recursion(act, start, depth, 1.0, method)
+        q = _q_recursion(act, start, depth, method)
         for layer in range(depth):
             ql, qn = q[layer], q[layer + 1]
             if abs(ql - 1) < 1e-9:
@@ -273,8 +271,8 @@ def check_backward_identity(act, *, q0=1.5, depth=20, method="auto"):
     explodes at rate ``1 + delta_q`` per layer. (The proposition's statement omits ``q_l``,
     which is 1 at the fixed point.) Margin: ``IDENTITY_RTOL`` minus the relative error.
     """
-    act = _act(act)
-    q = _q_recursion(act, q0, depth, 1.0, method)
+    act = get_activation(act)
+    q = _q_recursion(act, q0, depth, method)
     phis = maps.phi(act, q[:-1], method=method)
     deltas = maps.delta(act, q[:-1], method=method)
     grad = np.ones(depth + 1)  # E|dL/dh_l|^2 relative to the top layer
@@ -308,7 +306,7 @@ def check_mean_normalization(act=None, *, weight_mean=0.5e-3, fan_in=1000, input
     h_mean = mu * n * input_mean
     detail = f"mu N = {factor:.4g}: pre-activation mean {h_mean:.4g} from input mean {input_mean:.4g}"
     if act is not None:
-        out = float(maps.output_mean(_act(act), h_mean, 1.0, method=method))
+        out = float(maps.output_mean(get_activation(act), h_mean, 1.0, method=method))
         detail += f"; after f (var 1): {out:.4g}"
     ok = factor < 1
     return CheckResult("mean_normalization", "Chen et al., Proposition 3.2 (A.3)", ok, 1 - factor, detail,
@@ -321,7 +319,7 @@ def check_poincare(act, *, var=(0.1, 1.0, 10.0), method="auto"):
     Holds for every differentiable ``f``; a violation means ``f'`` does not match ``f``.
     Margin: ``-max R`` (R = ln(Var f / (var E f'^2))).
     """
-    act = _act(act)
+    act = get_activation(act)
     var = as_real_array(var, "var", positive=True).ravel()
     r = np.atleast_1d(maps.r_score(act, var, method=method))
     worst = int(np.argmax(r))
@@ -333,12 +331,12 @@ def check_poincare(act, *, var=(0.1, 1.0, 10.0), method="auto"):
 
 def check_gpn(act, *, sign=1, method="auto", tol=1e-10):
     """Lu, Gould & Ajanthan: the GPN version ``a f + b`` has ``E[(af+b)^2] = E[(af')^2] = 1``."""
-    return check_gpn_equalities(_act(act).gpn(sign=sign, method=method), method=method, tol=tol)
+    return check_gpn_equalities(get_activation(act).gpn(sign=sign, method=method), method=method, tol=tol)
 
 
 def check_gpn_equalities(act, *, method="auto", tol=1e-10):
     """Whether ``act`` itself is GPN: ``E[f(z)^2] = E[f'(z)^2] = 1`` (Lu, Gould & Ajanthan)."""
-    gpn = _act(act)
+    gpn = get_activation(act)
     second = float(maps.second_moment(gpn, 1.0, method=method))
     grad = float(maps.phi(gpn, 1.0, method=method))
     err = max(abs(second - 1), abs(grad - 1))
@@ -355,7 +353,7 @@ def check_gpn_zero_mean_linear(act, *, method="auto", tol=1e-9):
     R score at var 1. So the mean is 0 exactly when ``R = 0``, i.e. ``f`` is linear. Checked:
     the GPN mean equals ``sqrt(1 - e^R)`` and is > ``tol`` unless ``f`` is linear (R = 0).
     """
-    act = _act(act)
+    act = get_activation(act)
     gpn = act.gpn(method=method)
     mean = float(maps.output_mean(gpn, 0.0, 1.0, method=method))
     r = float(maps.r_score(act, 1.0, method=method))
@@ -376,7 +374,7 @@ def check_selu_contraction(act, *, omega=0.0, tau=1.0, method="auto", iterations
     from (0, 1); the check is that iteration converges and the Jacobian there has spectral
     norm < 1 (SELU: 0.7877). Margin: ``1 - ||J||_2``.
     """
-    act = _act(act)
+    act = get_activation(act)
     mu, nu, done = 0.0, 1.0, False
     for _ in range(iterations):
         new_mu, new_nu = (float(v) for v in maps.selu_map(act, mu, nu, omega, tau, method=method))
@@ -403,7 +401,7 @@ def check_selu_contraction(act, *, omega=0.0, tau=1.0, method="auto", iterations
 
 def check_activation(act, *, method="auto", q_range=DEFAULT_Q_RANGE):
     """Run every check on ``act``; returns the list of :class:`CheckResult`."""
-    act = _act(act)
+    act = get_activation(act)
     return [
         check_definition2(act, q_range=q_range, method=method),
         check_gamma_range(act, q_range=q_range, method=method),

@@ -59,7 +59,7 @@ def test_html_builds_without_warnings(build):
 
 
 def test_generated_pages_are_current(build):
-    """CLI reference, gallery and optional API pages reflect the checkout, not a snapshot."""
+    """CLI reference, gallery and solver API page reflect the checkout, not a snapshot."""
     _, html, _, _ = build
     assert (html / "cli.html").exists(), "the HTML build produced no pages"
     from meanfield.cli import build_parser
@@ -72,8 +72,7 @@ def test_generated_pages_are_current(build):
     for png in glob.glob(os.path.join(ROOT, "figures", "*.png")):
         assert os.path.basename(png) in gallery, png
     solver = (html / "api" / "solver.html").read_text(encoding="utf-8")
-    if importlib.util.find_spec("meanfield.solver") is not None:
-        assert 'id="meanfield.solver.solve"' in solver
+    assert 'id="meanfield.solver.solve"' in solver
 
 
 def test_doctests_in_docs_pass(build):

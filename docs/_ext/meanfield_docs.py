@@ -4,9 +4,6 @@
   :func:`meanfield.cli.build_parser` (a new subcommand appears by itself).
 * ``.. meanfield-toplevel::`` lists ``meanfield.__all__`` with a link to where each name is
   documented.
-* ``.. meanfield-optional-module:: NAME`` documents module ``NAME`` with autodoc when it can be
-  imported, and says that it is not available yet when it does not exist (any other import
-  error is a build warning, i.e. an error under ``-W``).
 * ``.. meanfield-module-data:: MODULE`` documents the data (constants) in ``MODULE.__all__``
   that ``automodule`` skips: autodoc documents module data only when the module's own source
   has a ``#:`` comment for it, so re-exported constants and constants without a comment would
@@ -19,7 +16,7 @@
 
 All paths are relative to the repository root, the parent of the docs source folder. The
 pages that use these directives are re-read on every build (``env-get-outdated``), so an
-incremental build picks up new figures, subcommands or modules too.
+incremental build picks up new figures, subcommands or top-level names too.
 """
 
 from __future__ import annotations
@@ -103,7 +100,7 @@ class CliDirective(_GeneratedRst):
     def run(self):
         import argparse
 
-        from meanfield import cli, commands
+        from meanfield import cli
 
         char = self.options.get("title-char", "-")
         parser = cli.build_parser()
@@ -117,11 +114,6 @@ class CliDirective(_GeneratedRst):
             title = f"meanfield {name}"
             lines += [f".. _cli-{name}:", "", title, char * len(title), ""]
             lines += _literal(_help_text(subparser))
-        missing = [n for n in commands.COMMAND_MODULES if n not in sub.choices]
-        if missing:
-            lines += ["", ".. note::", "",
-                      "   Planned subcommands not in this build yet: "
-                      + ", ".join(f"``{n}``" for n in missing) + ".", ""]
         return self.render(lines)
 
 
@@ -131,13 +123,7 @@ class ToplevelDirective(_GeneratedRst):
     def run(self):
         import meanfield
 
-        modules = []
-        for name in DOCUMENTED_MODULES:
-            try:
-                modules.append((name, importlib.import_module(name)))
-            except ModuleNotFoundError as exc:
-                if exc.name != name:
-                    raise
+        modules = [(name, importlib.import_module(name)) for name in DOCUMENTED_MODULES]
         lines = [".. list-table::", "   :header-rows: 1", "   :widths: 28 52 20", "",
                  "   * - name", "     - summary", "     - documented in"]
         for name in meanfield.__all__:
@@ -165,27 +151,6 @@ def _summary(obj):
     doc = inspect.getdoc(obj) or ""
     first = " ".join(doc.split("\n\n")[0].split())
     return re.sub(r":[\w:]+:`~?([^`<]*?)(?:\s*<[^>]*>)?`", lambda m: f"``{m.group(1)}``", first)
-
-
-class OptionalModuleDirective(_GeneratedRst):
-    """``.. meanfield-optional-module:: NAME``: autodoc of NAME if it exists, else a note."""
-
-    required_arguments = 1
-    option_spec = {"members": directives.unchanged}
-
-    def run(self):
-        name = self.arguments[0]
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
-            if not (isinstance(exc, ModuleNotFoundError) and exc.name == name):
-                logger.warning("cannot import %s: %s: %s", name, type(exc).__name__, exc,
-                               location=self.get_location())
-                return []
-            return self.render([".. note::", "",
-                                f"   ``{name}`` is not part of this build yet; this page documents "
-                                "it automatically once the module exists.", ""])
-        return self.render([f".. automodule:: {name}", "   :members:", ""])
 
 
 class ModuleDataDirective(_GeneratedRst):
@@ -226,12 +191,12 @@ class ModuleDataDirective(_GeneratedRst):
 
 
 def _split_row(line):
-    """Cells of a Markdown table row. Cells are separated by " | ": ``meanfield report`` writes
-    measured values such as ``max |MC - theory|`` unescaped, so a bare "|" is content."""
+    """Cells of a Markdown table row, split on unescaped "|"; ``\\|`` is a literal "|" in a cell
+    (``meanfield report`` escapes values such as ``max |MC - theory|`` that way)."""
     inner = line.strip()
     inner = inner[1:] if inner.startswith("|") else inner
     inner = inner[:-1] if inner.endswith("|") and not inner.endswith("\\|") else inner
-    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\) \| ", f" {inner} ")]
+    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", inner)]
 
 
 def _parse_report_readme(text):
@@ -244,12 +209,6 @@ def _parse_report_readme(text):
                 rows.append(_split_row(line))
         elif rows:
             break
-    if rows:
-        width = len(rows[0])
-        for i, cells in enumerate(rows):
-            if len(cells) != width:  # keep the first and last cell, join the middle
-                middle = " | ".join(cells[1:-1]) if len(cells) > 2 else ""
-                rows[i] = [cells[0], middle, *[""] * (width - 3), cells[-1]][:width]
     figures = {}
     title = None
     for i, line in enumerate(lines):
@@ -383,7 +342,6 @@ def setup(app):
     app.connect("env-merge-info", _merge)
     app.add_directive("meanfield-cli", CliDirective)
     app.add_directive("meanfield-toplevel", ToplevelDirective)
-    app.add_directive("meanfield-optional-module", OptionalModuleDirective)
     app.add_directive("meanfield-module-data", ModuleDataDirective)
     app.add_directive("meanfield-gallery", GalleryDirective)
     app.add_directive("meanfield-files", FilesDirective)

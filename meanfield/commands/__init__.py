@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import sys
 
-__all__ = ["UsageError", "parse_params", "print_json", "COMMAND_MODULES"]
+from meanfield.activations import get_activation
+
+__all__ = ["UsageError", "parse_params", "print_json", "add_activation_arguments", "activation_from_args",
+           "COMMAND_MODULES"]
 
 #: modules under meanfield.commands, in the order ``meanfield --help`` lists them
 COMMAND_MODULES = ("activations", "maps", "gpn", "solve", "simulate", "check", "report")
@@ -33,6 +36,20 @@ def parse_params(items):
         except ValueError:
             raise UsageError(f"--param {key}: value must be a number; got {value!r}") from None
     return out
+
+
+def add_activation_arguments(parser):
+    """Add ACT, --param and --gpn (shared by several subcommands)."""
+    parser.add_argument("act", metavar="ACT", help="built-in activation name (see `meanfield activations`)")
+    parser.add_argument("--param", action="append", default=[], metavar="K=V",
+                        help="activation parameter, repeatable (e.g. --param beta=1.2)")
+    parser.add_argument("--gpn", action="store_true", help="use the GPN version a*f + b")
+
+
+def activation_from_args(args):
+    """Build the activation named on the command line (with --param and --gpn)."""
+    act = get_activation(args.act, **parse_params(args.param))
+    return act.gpn() if getattr(args, "gpn", False) else act
 
 
 def print_json(obj):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from meanfield import maps
-from meanfield.commands import print_json
-from meanfield.commands.maps import activation_from_args, add_activation_arguments
+from meanfield.commands import activation_from_args, add_activation_arguments, print_json
 from meanfield.engines import METHODS
 
 __all__ = ["register", "run"]

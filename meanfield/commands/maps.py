@@ -5,25 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from meanfield import maps
-from meanfield.activations import get_activation
-from meanfield.commands import UsageError, parse_params, print_json
+from meanfield.commands import UsageError, activation_from_args, add_activation_arguments, print_json
 from meanfield.engines import METHODS
 
-__all__ = ["register", "run", "activation_from_args"]
-
-
-def add_activation_arguments(parser):
-    """Add ACT, --param and --gpn (shared by several subcommands)."""
-    parser.add_argument("act", metavar="ACT", help="built-in activation name (see `meanfield activations`)")
-    parser.add_argument("--param", action="append", default=[], metavar="K=V",
-                        help="activation parameter, repeatable (e.g. --param beta=1.2)")
-    parser.add_argument("--gpn", action="store_true", help="use the GPN version a*f + b")
-
-
-def activation_from_args(args):
-    """Build the activation named on the command line (with --param and --gpn)."""
-    act = get_activation(args.act, **parse_params(args.param))
-    return act.gpn() if getattr(args, "gpn", False) else act
+__all__ = ["register", "run"]
 
 
 def register(subparsers):
@@ -46,11 +31,11 @@ def run(args):
     m = args.method
     table = {
         "q": q,
-        "second_moment": np.atleast_1d(maps.second_moment(act, q, method=m)),
-        "phi": np.atleast_1d(maps.phi(act, q, method=m)),
-        "dphi_dq": np.atleast_1d(maps.dphi_dq(act, q, method=m)),
-        "delta": np.atleast_1d(maps.delta(act, q, method=m)),
-        "gamma": np.atleast_1d(maps.gamma(act, q, method=m)),
+        "second_moment": maps.second_moment(act, q, method=m),
+        "phi": maps.phi(act, q, method=m),
+        "dphi_dq": maps.dphi_dq(act, q, method=m),
+        "delta": maps.delta(act, q, method=m),
+        "gamma": maps.gamma(act, q, method=m),
     }
     result = {"activation": act.to_dict(), "method": m, "gamma1": float(maps.gamma1(act, method=m)),
               "rows": [{k: float(v[i]) for k, v in table.items()} for i in range(q.size)]}
