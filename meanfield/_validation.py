@@ -11,7 +11,15 @@ import math
 
 import numpy as np
 
-__all__ = ["as_real_array", "check_finite_scalar", "check_sign"]
+__all__ = [
+    "as_real_array",
+    "check_finite_scalar",
+    "check_input_moments",
+    "check_int",
+    "check_positive_scalar",
+    "check_seed",
+    "check_sign",
+]
 
 
 def as_real_array(value, name: str, *, positive: bool = False, nonnegative: bool = False):
@@ -56,6 +64,66 @@ def check_finite_scalar(value, name: str) -> float:
     if not math.isfinite(out):
         raise ValueError(f"{name} must be finite; got {out}")
     return out
+
+
+def check_positive_scalar(value, name: str) -> float:
+    """Return ``value`` as a finite Python float ``> 0``, or raise ValueError naming ``name``.
+
+    >>> check_positive_scalar(2, "weight_var")
+    2.0
+    >>> check_positive_scalar(0.0, "weight_var")
+    Traceback (most recent call last):
+    ...
+    ValueError: weight_var must be > 0 and finite (valid range: (0, inf)); got 0.0
+    """
+    try:
+        out = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a real number > 0 (valid range: (0, inf)); "
+                         f"got {value!r}") from exc
+    if not (math.isfinite(out) and out > 0):
+        raise ValueError(f"{name} must be > 0 and finite (valid range: (0, inf)); got {out}")
+    return out
+
+
+def check_int(value, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as an int ``>= minimum``, or raise ValueError naming ``name``.
+
+    Booleans and floats (even integral ones) are rejected.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum} "
+                         f"(valid range: [{minimum}, inf)); got {value!r}")
+    return int(value)
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """Return ``seed`` as a Python int in ``[0, 2**63 - 1]``, or raise ValueError naming ``name``."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"{name} must be a non-negative integer; got {seed!r}")
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"{name} must be in [0, 2**63 - 1]; got {seed}")
+    return int(seed)
+
+
+def check_input_moments(input_mean, input_var) -> tuple[float, float]:
+    """Check the mean and variance of a simulated net's input entries; return them as floats.
+
+    ``input_mean`` must be finite, ``input_var >= 0``, and the second moment
+    ``input_var + input_mean**2`` must be ``> 0``. Shared by
+    :func:`meanfield.simulation.simulate` and :func:`meanfield.trace.theory_profile`.
+
+    >>> check_input_moments(0, 1)
+    (0.0, 1.0)
+    """
+    input_mean = check_finite_scalar(input_mean, "input_mean")
+    input_var = check_finite_scalar(input_var, "input_var")
+    if input_var < 0:
+        raise ValueError(f"input_var must be >= 0 (valid range: [0, inf)); got {input_var}")
+    if input_var + input_mean**2 <= 0:
+        raise ValueError("input_var + input_mean**2 (the input second moment) must be > 0; "
+                         "got input_var=0 and input_mean=0")
+    return input_mean, input_var
 
 
 def check_sign(sign) -> int:

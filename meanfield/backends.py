@@ -8,7 +8,8 @@ is written once:
 * ``rng(seed, stream)``: an independent random stream per ``(seed, stream)``,
 * ``standard_normal``, ``gaussian``: Gaussian draws,
 * ``haar_factors``, ``orthogonal``, ``apply_orthogonal``: Haar-uniform orthogonal matrices,
-* ``matmul``, ``activation_forward``, ``activation_derivative``, ``histogram``,
+* ``matmul``, ``activation_forward``, ``activation_derivative``,
+  ``activation_forward_derivative`` (both at once), ``histogram``,
 * ``to_numpy``.
 
 ``"numpy"`` works everywhere. ``"cupy"`` runs on a CUDA GPU; CuPy is imported only
@@ -47,6 +48,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# check_int and check_seed live in meanfield._validation and are re-exported here (see __all__)
+from meanfield._validation import check_int, check_positive_scalar, check_seed
+
 __all__ = [
     "BACKENDS",
     "Backend",
@@ -83,23 +87,6 @@ def check_dtype(dtype) -> np.dtype:
     if out not in _DTYPES:
         raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
     return out
-
-
-def check_int(value, name, minimum=1) -> int:
-    """Return ``value`` as an int ``>= minimum``, or raise ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum} "
-                         f"(valid range: [{minimum}, inf)); got {value!r}")
-    return int(value)
-
-
-def check_seed(seed, name="seed") -> int:
-    """Return ``seed`` as a non-negative Python int, or raise ValueError naming ``name``."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"{name} must be a non-negative integer; got {seed!r}")
-    if not 0 <= seed < 2**63:
-        raise ValueError(f"{name} must be in [0, 2**63 - 1]; got {seed}")
-    return int(seed)
 
 
 def _seed_sequence(seed, stream):
@@ -166,10 +153,10 @@ class Backend:
         Drawn in float64 and rounded once to ``dtype``, so that float32 and float64 runs of
         the same seed use the same matrix up to rounding.
         """
-        n = _check_size(n, "n")
+        n = check_int(n, "n")
         dtype = check_dtype(dtype)
         z = self.standard_normal(rng, (n, n), "float64")
-        z *= math.sqrt(_check_positive(var, "var") / n)
+        z *= math.sqrt(check_positive_scalar(var, "var") / n)
         if mean:
             z += float(mean)
         return z.astype(dtype, copy=False)
@@ -202,6 +189,10 @@ class Backend:
     def activation_derivative(self, act, x):  # pragma: no cover - interface
         """``f'(x)`` elementwise, same dtype as ``x``."""
         raise NotImplementedError
+
+    def activation_forward_derivative(self, act, x):
+        """``(f(x), f'(x))``, both of ``x``'s dtype; backends may fuse the two passes."""
+        return self.activation_forward(act, x), self.activation_derivative(act, x)
 
     def histogram(self, x, bins):
         """``(counts, edges)`` of the entries of ``x`` (``numpy.histogram`` semantics)."""
@@ -290,7 +281,7 @@ class NumpyBackend(Backend):
         ``v = w / (w_0 - beta)``; ``R_kk = beta`` (``tau = 0``, ``R_kk = w_0`` when the rest
         of ``w`` vanishes, as for the last column). Computed in float64, stored in ``dtype``.
         """
-        n = _check_size(n, "n")
+        n = check_int(n, "n")
         dtype = check_dtype(dtype)
         offsets, lengths, flat = _tril_layout(n)
         z = rng.standard_normal(n * (n + 1) // 2)
@@ -377,6 +368,10 @@ class NumpyBackend(Backend):
     def activation_derivative(self, act, x):
         return _same_dtype(act.df(x), x)
 
+    def activation_forward_derivative(self, act, x):
+        """``(f(x), f'(x))`` as two NumPy evaluations, bit-identical to the separate methods."""
+        return _same_dtype(act.f(x), x), _same_dtype(act.df(x), x)
+
     def describe(self):
         import platform
 
@@ -402,9 +397,10 @@ class CupyBackend(Backend):
     version, but not the same numbers as NumPy). Orthogonal matrices are the
     sign-corrected ``cupy.linalg.qr`` of a Gaussian matrix. ``f`` and ``f'`` run in the
     CUDA kernels of :mod:`meanfield.gpu.kernels` (``activation_forward(act, x)``,
-    ``activation_derivative(act, x)`` on C-contiguous arrays; activations need a SymPy
-    template there). An activation's NumPy callables cannot take device arrays, so
-    without those kernels this backend raises :class:`BackendUnavailableError`.
+    ``activation_derivative(act, x)`` and the fused ``activation_forward_derivative(act, x)``,
+    which reads ``x`` once, on C-contiguous arrays; activations need a SymPy template there).
+    An activation's NumPy callables cannot take device arrays, so without those kernels this
+    backend raises :class:`BackendUnavailableError`.
     """
 
     name = "cupy"
@@ -425,7 +421,7 @@ class CupyBackend(Backend):
         return rng.standard_normal(shape, dtype=np.float64).astype(dtype, copy=False)
 
     def orthogonal(self, rng, n, *, dtype="float64"):
-        n = _check_size(n, "n")
+        n = check_int(n, "n")
         dtype = check_dtype(dtype)
         g = rng.standard_normal((n, n), dtype=np.float64)
         q, r = self.xp.linalg.qr(g)
@@ -442,7 +438,8 @@ class CupyBackend(Backend):
                     "backend 'cupy' needs the CUDA activation kernels of meanfield.gpu.kernels, "
                     f"which could not be imported ({exc}); an activation's NumPy callables "
                     "cannot evaluate device arrays: use backend='numpy'") from exc
-            self._kernels = (kernels.activation_forward, kernels.activation_derivative)
+            self._kernels = (kernels.activation_forward, kernels.activation_derivative,
+                             kernels.activation_forward_derivative)
         return self._kernels
 
     def activation_forward(self, act, x):
@@ -450,6 +447,10 @@ class CupyBackend(Backend):
 
     def activation_derivative(self, act, x):
         return self._kernel_functions()[1](act, self.xp.ascontiguousarray(x))
+
+    def activation_forward_derivative(self, act, x):
+        """``(f(x), f'(x))`` in one CUDA kernel that reads ``x`` once."""
+        return self._kernel_functions()[2](act, self.xp.ascontiguousarray(x))
 
     def to_numpy(self, a):
         return self.xp.asnumpy(a)
@@ -539,18 +540,4 @@ def available_backends():
         pass
     else:
         out.append("cupy")
-    return out
-
-
-def _check_size(n, name):
-    return check_int(n, name)
-
-
-def _check_positive(value, name):
-    try:
-        out = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a real number; got {value!r}") from exc
-    if not math.isfinite(out) or out <= 0:
-        raise ValueError(f"{name} must be > 0 and finite (valid range: (0, inf)); got {value!r}")
     return out

@@ -50,6 +50,12 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from meanfield._files import atomic_path
+from meanfield._validation import (
+    check_finite_scalar,
+    check_input_moments,
+    check_int,
+    check_positive_scalar,
+)
 
 __all__ = [
     "RECORDS",
@@ -142,24 +148,15 @@ def theory_profile(act, *, depth, width, batch=1, weight_var=1.0, weight_mean=0.
     [2.0, 4.0, 8.0]
     """
     from meanfield import maps
-    from meanfield._validation import check_finite_scalar
     from meanfield.activations import Activation, get_activation
-    from meanfield.backends import check_int
 
     act = act if isinstance(act, Activation) else get_activation(act)
     depth, width, batch = (check_int(v, k) for v, k in
                            ((depth, "depth"), (width, "width"), (batch, "batch")))
-    wv = check_finite_scalar(weight_var, "weight_var")
-    if wv <= 0:
-        raise ValueError(f"weight_var must be > 0 (valid range: (0, inf)); got {wv}")
+    wv = check_positive_scalar(weight_var, "weight_var")
     mu = 0.0 if centralize_weights else check_finite_scalar(weight_mean, "weight_mean")
-    input_mean = check_finite_scalar(input_mean, "input_mean")
-    input_var = check_finite_scalar(input_var, "input_var")
-    s_prev = input_var + input_mean**2
-    if input_var < 0 or s_prev <= 0:
-        raise ValueError("input_var must be >= 0 and input_var + input_mean**2 > 0; "
-                         f"got input_var={input_var}, input_mean={input_mean}")
-    s0 = s_prev
+    input_mean, input_var = check_input_moments(input_mean, input_var)
+    s_prev = s0 = input_var + input_mean**2
     m_prev = input_mean
     n = width
     big_m, big_v, m, s, p = (np.empty(depth) for _ in range(5))
@@ -387,11 +384,10 @@ class Trace:
                 np.savez_compressed(fh, **arrays)
         elif suffix == ".nc":
             ds = self.to_xarray()
+            ds.attrs["seeds"] = json.dumps([int(s) for s in self.seeds])
             engine = _netcdf_engine()
             if engine == "scipy":
                 ds = _netcdf3_safe(ds)
-            else:
-                ds.attrs["seeds"] = json.dumps([int(s) for s in self.seeds])
             with atomic_path(path) as tmp:
                 ds.to_netcdf(tmp, engine=engine)
         else:
@@ -484,10 +480,12 @@ def _netcdf_engine():
 
 
 def _netcdf3_safe(ds):
-    """NetCDF-3 (SciPy engine) has no int64: seeds go to attrs as JSON, counts to int32."""
+    """NetCDF-3 (SciPy engine) has no int64: coordinates and counts go to int32.
+
+    The exact seeds stay in ``ds.attrs["seeds"]`` (JSON), which :meth:`Trace.save` sets.
+    """
     ds = ds.copy()
     seeds = ds["seed"].values
-    ds.attrs["seeds"] = json.dumps([int(s) for s in seeds])
     if seeds.size and (seeds.max() > np.iinfo(np.int32).max):
         ds = ds.assign_coords(seed=np.arange(seeds.size, dtype=np.int32))
     else:

@@ -94,6 +94,8 @@ def test_gaussian_entries(be):
     assert w32.dtype == np.float32 and np.allclose(w32, w, rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="var"):
         be.gaussian(be.rng(0), 3, var=0.0)
+    with pytest.raises(ValueError, match=r"var must be > 0 .*\(valid range: \(0, inf\)\)"):
+        be.gaussian(be.rng(0), 3, var=float("inf"))
     with pytest.raises(ValueError, match="n must be an integer"):
         be.gaussian(be.rng(0), 0)
     with pytest.raises(ValueError, match="dtype"):
@@ -165,6 +167,17 @@ def test_activation_and_helpers(be):
     be.synchronize()
 
 
+@pytest.mark.parametrize("name", ["selu", "tanh", "relu", "linear"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_activation_forward_derivative_equals_separate_calls(be, name, dtype):
+    act = get_activation(name)
+    x = np.random.default_rng(0).standard_normal((7, 5)).astype(dtype)
+    y, dy = be.activation_forward_derivative(act, x)
+    y1, dy1 = be.activation_forward(act, x), be.activation_derivative(act, x)
+    assert y.dtype == dy.dtype == x.dtype and y.shape == dy.shape == x.shape
+    assert np.array_equal(y, y1) and np.array_equal(dy, dy1)  # bit for bit
+
+
 def _fake_kernels():
     """A stand-in for meanfield.gpu.kernels that evaluates tanh with CuPy ufuncs."""
     import cupy as cp
@@ -178,8 +191,12 @@ def _fake_kernels():
     def activation_derivative(act, x):
         return 1 - cp.tanh(x) ** 2
 
+    def activation_forward_derivative(act, x):
+        return activation_forward(act, x), activation_derivative(act, x)
+
     mod.activation_forward = activation_forward
     mod.activation_derivative = activation_derivative
+    mod.activation_forward_derivative = activation_forward_derivative
     return mod
 
 
@@ -202,3 +219,6 @@ def test_cupy_backend(monkeypatch):  # pragma: no cover - needs a GPU
     x = cp.linspace(-2, 2, 10)
     assert np.allclose(be.to_numpy(be.activation_forward(get_activation("tanh"), x)),
                        np.tanh(np.linspace(-2, 2, 10)))
+    y, dy = be.activation_forward_derivative(get_activation("tanh"), x)
+    assert np.allclose(be.to_numpy(y), np.tanh(np.linspace(-2, 2, 10)))
+    assert np.allclose(be.to_numpy(dy), 1 - np.tanh(np.linspace(-2, 2, 10)) ** 2)

@@ -7,6 +7,7 @@ s.e. it allows. Every simulation is seeded, so the tests are deterministic.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -347,6 +348,20 @@ def test_theory_recursions():
     assert np.allclose(th.grad_h_sq[:-1] / th.grad_h_sq[1:], 1.0716, atol=1e-4)
     with pytest.raises(ValueError, match="weight_var"):
         theory_profile("selu", depth=2, width=3, weight_var=-1)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(weight_var=float("inf")), r"weight_var .*\(valid range: \(0, inf\)\)"),
+    (dict(weight_var="x"), "weight_var"), (dict(depth=0), "depth"),
+    (dict(input_var=-1.0), r"input_var must be >= 0"),
+    (dict(input_var=0.0, input_mean=0.0), "input second moment"),
+    (dict(input_mean=float("nan")), "input_mean"),
+])
+def test_theory_profile_checks_arguments_like_simulate(kwargs, match):
+    base = dict(depth=2, width=3)
+    for func in (theory_profile, functools.partial(simulate, backend="numpy")):
+        with pytest.raises(ValueError, match=match):
+            func("selu", **{**base, **kwargs})
 
 
 # ------------------------------------------------------------------------------------------------

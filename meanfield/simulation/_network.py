@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from meanfield._validation import check_finite_scalar
+from meanfield._validation import check_input_moments, check_int, check_seed
 from meanfield.activations import Activation, get_activation
-from meanfield.backends import check_dtype, check_int, check_seed, get_backend
+from meanfield.backends import check_dtype, get_backend
 from meanfield.simulation._weights import check_weight_config, make_weights
 from meanfield.trace import RECORDS, Trace
 
@@ -136,13 +136,7 @@ def simulate(act, *, depth, width, batch=1, weights="gaussian", weight_var=1.0, 
     batch = check_int(batch, "batch")
     weight_var, weight_mean = check_weight_config(weights, weight_var, weight_mean)
     centralize_weights = _check_bool(centralize_weights, "centralize_weights")
-    input_mean = check_finite_scalar(input_mean, "input_mean")
-    input_var = check_finite_scalar(input_var, "input_var")
-    if input_var < 0:
-        raise ValueError(f"input_var must be >= 0 (valid range: [0, inf)); got {input_var}")
-    if input_var + input_mean**2 <= 0:
-        raise ValueError("input_var + input_mean**2 (the input second moment) must be > 0; "
-                         "got input_var=0 and input_mean=0")
+    input_mean, input_var = check_input_moments(input_mean, input_var)
     progress = _check_bool(progress, "progress")
     dtype = check_dtype(dtype)
     be = get_backend(backend)
@@ -158,7 +152,7 @@ def simulate(act, *, depth, width, batch=1, weights="gaussian", weight_var=1.0, 
     config = dict(width=width, weights=weights, weight_var=weight_var, weight_mean=weight_mean,
                   centralize_weights=centralize_weights, dtype=dtype, implicit=implicit)
     records = np.empty((len(RECORDS), len(seed_list), depth))
-    hists = {k: ([], []) for k in ("x", "df")} if hist_layers else None
+    net_hists = []  # per net: {"x": [(counts, edges) per layer], "df": [...]}
     bar = _progress_bar(progress, 2 * depth * len(seed_list))
     start = time.perf_counter()
     try:
@@ -166,21 +160,18 @@ def simulate(act, *, depth, width, batch=1, weights="gaussian", weight_var=1.0, 
             rec, h = _run_net(be, act, s, depth, batch, input_mean, input_var, config,
                               cache_weights, hist_layers, bins, bar)
             records[:, i, :] = rec
-            if hists is not None:
-                for k in hists:
-                    hists[k][0].append(h[k][0])
-                    hists[k][1].append(h[k][1])
+            net_hists.append(h)
     finally:
         if bar is not None:
             bar.close()
     elapsed = time.perf_counter() - start
 
     histograms = None
-    if hists is not None:
+    if hist_layers:
         histograms = {"layers": np.asarray(hist_layers, dtype=np.int64)}
-        for k, (counts, edges) in hists.items():
-            histograms[k] = np.stack(counts)
-            histograms[f"{k}_edges"] = np.stack(edges)
+        for k in ("x", "df"):  # shape (n_seeds, len(hist_layers), bins [+ 1])
+            histograms[k] = np.array([[c for c, _ in h[k]] for h in net_hists])
+            histograms[f"{k}_edges"] = np.array([[e for _, e in h[k]] for h in net_hists])
     params = dict(depth=depth, width=width, batch=batch, weights=weights, weight_var=weight_var,
                   weight_mean=weight_mean, centralize_weights=centralize_weights,
                   input_mean=input_mean, input_var=input_var)
@@ -196,7 +187,11 @@ def simulate(act, *, depth, width, batch=1, weights="gaussian", weight_var=1.0, 
 
 def _run_net(be, act, seed, depth, batch, input_mean, input_var, config, cache, hist_layers,
              bins, bar):
-    """One net: forward pass keeping f'(h_l) and Gram(x_{l-1}), then the backward pass."""
+    """One net: forward pass keeping f'(h_l) and Gram(x_{l-1}), then the backward pass.
+
+    Returns the records, shape ``(len(RECORDS), depth)``, and the histograms as
+    ``{"x": [(counts, edges), ...], "df": [...]}``, one pair per layer of ``hist_layers``.
+    """
     xp = be.xp
     n = config["width"]
     dtype = config["dtype"]
@@ -214,7 +209,7 @@ def _run_net(be, act, seed, depth, batch, input_mean, input_var, config, cache, 
     grams = [be.gram(x) if use_gram else x]  # Gram(x_{l-1}) (or x_{l-1}) for l = 1..L
     derivs = []  # f'(h_l)
     kept = [] if cache else None
-    hist = {"x": ([], []), "df": ([], [])}
+    hist = {"x": [], "df": []}  # (counts, edges) per histogrammed layer
 
     def weights_of(layer):
         return make_weights(be, seed, layer, **config)
@@ -228,8 +223,7 @@ def _run_net(be, act, seed, depth, batch, input_mean, input_var, config, cache, 
             j = layer - 1
             rec[_Q, j] = (h * h).sum(dtype=f64) / nb
             rec[_HMEAN, j] = h.sum(dtype=f64) / nb
-            x = be.activation_forward(act, h)
-            dh = be.activation_derivative(act, h)
+            x, dh = be.activation_forward_derivative(act, h)
             derivs.append(dh)
             rec[_MEAN, j] = x.sum(dtype=f64) / nb
             if use_gram:
@@ -241,10 +235,8 @@ def _run_net(be, act, seed, depth, batch, input_mean, input_var, config, cache, 
             if layer < depth:
                 grams.append(gram)
             if layer in hist_layers:
-                for key, arr in (("x", x), ("df", dh)):
-                    counts, edges = _histogram(be, arr, bins)
-                    hist[key][0].append(counts)
-                    hist[key][1].append(edges)
+                hist["x"].append(_histogram(be, x, bins))
+                hist["df"].append(_histogram(be, dh, bins))
             if bar is not None:
                 bar.update(1)
         del x, h
@@ -265,10 +257,7 @@ def _run_net(be, act, seed, depth, batch, input_mean, input_var, config, cache, 
                 d *= derivs[j - 1]
             if bar is not None:
                 bar.update(1)
-    out_hist = None
-    if hist_layers:
-        out_hist = {k: (np.stack(c), np.stack(e)) for k, (c, e) in hist.items()}
-    return be.to_numpy(rec), out_hist
+    return be.to_numpy(rec), hist
 
 
 def _histogram(be, arr, bins):

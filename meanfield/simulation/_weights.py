@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from meanfield._validation import check_finite_scalar
-from meanfield.backends import check_dtype, check_int, check_seed, get_backend
+from meanfield._validation import check_finite_scalar, check_int, check_positive_scalar, check_seed
+from meanfield.backends import check_dtype, get_backend
 
 __all__ = ["WEIGHT_KINDS", "DenseWeights", "HaarWeights", "make_weights", "layer_weights"]
 
@@ -113,9 +113,7 @@ def check_weight_config(weights, weight_var, weight_mean):
     """Validate the weight distribution's arguments; return ``(weight_var, weight_mean)`` as floats."""
     if weights not in WEIGHT_KINDS:
         raise ValueError(f"weights must be one of {', '.join(WEIGHT_KINDS)}; got {weights!r}")
-    weight_var = check_finite_scalar(weight_var, "weight_var")
-    if weight_var <= 0:
-        raise ValueError(f"weight_var must be > 0 (valid range: (0, inf)); got {weight_var}")
+    weight_var = check_positive_scalar(weight_var, "weight_var")
     return weight_var, check_finite_scalar(weight_mean, "weight_mean")
 
 
