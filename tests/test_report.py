@@ -26,7 +26,7 @@ def test_svg_output_is_byte_reproducible(tmp_path):
 
     import matplotlib.pyplot as plt
 
-    from meanfield import report
+    from meanfield.report import _core as report
 
     ctx = types.SimpleNamespace(out=tmp_path)
     written = []
