@@ -16,6 +16,7 @@ from meanfield.activations import (
 )
 from meanfield.backends import get_backend
 from meanfield.engines import ENGINES, METHODS
+from meanfield.errors import NumericalWarning, TraceFileError
 from meanfield.maps import (
     delta,
     dphi_dq,
@@ -41,12 +42,14 @@ __all__ = [
     "Activation",
     "ENGINES",
     "METHODS",
+    "NumericalWarning",
     "SELU_ALPHA",
     "SELU_LAMBDA",
     "Solution",
     "SolutionTable",
     "SolverError",
     "Trace",
+    "TraceFileError",
     "__version__",
     "delta",
     "dphi_dq",

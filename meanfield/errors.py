@@ -1,0 +1,22 @@
+"""The exception and warning classes meanfield raises, in one place for users to catch.
+
+Every user-facing error is a :class:`ValueError` subclass (bad input, an infeasible problem,
+an unreadable file), so ``except ValueError`` catches them all; numerical trouble that still
+leaves a usable result is a :class:`NumericalWarning`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["NumericalWarning", "TraceFileError"]
+
+
+class NumericalWarning(RuntimeWarning):
+    """A result is finite only in part, or less accurate than promised (overflow, lost precision).
+
+    Raised as a warning (``warnings.warn(..., NumericalWarning)``) where the computation can go on,
+    e.g. a simulated trace that overflows from some layer on; filter it like any warning class.
+    """
+
+
+class TraceFileError(ValueError):
+    """A trace file cannot be read: truncated, not a trace, corrupt metadata or a newer format."""
