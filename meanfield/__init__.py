@@ -15,6 +15,17 @@ from meanfield.activations import (
     normalized,
 )
 from meanfield.backends import get_backend
+from meanfield.correlations import (
+    chi1,
+    chi_c,
+    correlation_fixed_point,
+    correlation_map,
+    covariance,
+    critical_weight_var,
+    depth_scales,
+    derivative_covariance,
+    fixed_point,
+)
 from meanfield.engines import ENGINES, METHODS
 from meanfield.errors import NumericalWarning, TraceFileError
 from meanfield.maps import (
@@ -51,6 +62,15 @@ __all__ = [
     "Trace",
     "TraceFileError",
     "__version__",
+    "chi1",
+    "chi_c",
+    "correlation_fixed_point",
+    "correlation_map",
+    "covariance",
+    "critical_weight_var",
+    "depth_scales",
+    "derivative_covariance",
+    "fixed_point",
     "delta",
     "dphi_dq",
     "expect",
