@@ -149,7 +149,8 @@ def outer_expectation(act1, act2, which, q1, q2, c, engine):
     s = np.sqrt(np.maximum((1.0 - c) * (1.0 + c), 0.0))
     g1 = act1.f if which == "f" else act1.df
     out = np.empty(q1.shape)
-    pts, count = _outer_mesh(act1, act2, q1, q2, c, s)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # c = 0: no projected points
+        pts, count = _outer_mesh(act1, act2, q1, q2, c, s)
     for cnt in np.unique(count):
         rows = np.flatnonzero(count == cnt)
         step = max(1, _CHUNK_OUTER // ((cnt - 1) * _GL_ORDER))
