@@ -18,7 +18,10 @@ def register(subparsers):
 
 
 def run(args):
+    from meanfield._files import check_writable_dir
     from meanfield.report import run_report
+
+    check_writable_dir(args.out, "--out")  # before the report's minutes of work
 
     claims = run_report(args.out, full=args.full, progress=not args.no_progress and not args.json)
     if args.json:

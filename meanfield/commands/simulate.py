@@ -57,6 +57,7 @@ def register(subparsers):
 
 def run(args):
     """Run the simulation described by ``args``; returns the exit status."""
+    from meanfield._files import check_writable
     from meanfield.activations import get_activation
     from meanfield.simulation import simulate
 
@@ -68,6 +69,9 @@ def run(args):
         raise UsageError(f"--out must end with .npz or .nc; got {args.out!r}")
     if args.plot and not args.plot.lower().endswith(".png"):
         raise UsageError(f"--plot must end with .png; got {args.plot!r}")
+    for name in ("out", "plot"):  # before the simulation, not after it
+        if getattr(args, name):
+            check_writable(getattr(args, name), f"--{name}")
     params = parse_params(args.param)
     act = get_activation(args.activation, **params)
     if args.gpn:

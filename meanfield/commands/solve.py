@@ -111,6 +111,10 @@ def _print_solution(sol):
 
 
 def run(args):
+    if args.csv:  # before solving, not after it
+        from meanfield._files import check_writable
+
+        check_writable(args.csv, "--csv")
     result = _result(args)
     table = result if isinstance(result, SolutionTable) else SolutionTable([result])
     if args.csv:
