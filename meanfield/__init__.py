@@ -16,7 +16,7 @@ from meanfield.activations import (
 )
 from meanfield.backends import get_backend
 from meanfield.engines import ENGINES, METHODS
-from meanfield.errors import NumericalWarning, TraceFileError
+from meanfield.errors import NumericalWarning, TraceFileError, UnstableTheoryWarning
 from meanfield.maps import (
     delta,
     dphi_dq,
@@ -50,6 +50,7 @@ __all__ = [
     "SolverError",
     "Trace",
     "TraceFileError",
+    "UnstableTheoryWarning",
     "__version__",
     "delta",
     "dphi_dq",
