@@ -34,6 +34,7 @@ from meanfield.maps import (
 )
 from meanfield.simulation import Trace, load_trace, simulate
 from meanfield.solver import Solution, SolutionTable, SolverError, parameter_table, solve
+from meanfield.sweeps import SweepError, sweep
 
 __version__ = "0.1.0"
 
@@ -48,6 +49,7 @@ __all__ = [
     "Solution",
     "SolutionTable",
     "SolverError",
+    "SweepError",
     "Trace",
     "TraceFileError",
     "__version__",
@@ -72,4 +74,5 @@ __all__ = [
     "selu_map_jacobian",
     "simulate",
     "solve",
+    "sweep",
 ]
