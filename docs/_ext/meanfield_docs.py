@@ -49,6 +49,8 @@ DOCUMENTED_MODULES = (
     "meanfield.backends",
     "meanfield.report",
     "meanfield.solver",
+    "meanfield.correlations.maps",
+    "meanfield.correlations.fixed_points",
 )
 
 
