@@ -144,7 +144,7 @@ def main():
             for method, idx in (("auto", None), ("quadrature", quad_idx)):
                 args_m = [a if idx is None else a[idx] for a in flat]
                 fn(act, *[a[:2] for a in args_m], method=method)  # warm caches
-                t = wall_times(lambda m=method, a=args_m: fn(act, *a, method=m), repeats)
+                t = wall_times(lambda m=method, a=args_m, f=fn, g=act: f(g, *a, method=m), repeats)
                 vals = fn(act, *[a[ref_idx] for a in flat], method=method)
                 rows[method] = (np.array(t) / args_m[0].size * 1e6, *errors(vals, refs))
             if nt is not None:
@@ -159,7 +159,7 @@ def main():
                     keep = np.isfinite(vals)
                 rows[f"nt {nt_key}"] = (t, *errors(vals[keep], [refs[i] for i in np.flatnonzero(keep)]))
             picks = ref_idx[:n_scipy]
-            t = wall_times(lambda p=picks: [scipy_nested(act, which, flat[0][i], flat[1][i], flat[2][i])
+            t = wall_times(lambda p=picks, g=act, w=which: [scipy_nested(g, w, flat[0][i], flat[1][i], flat[2][i])
                                             for i in p], 1)
             vals = [scipy_nested(act, which, flat[0][i], flat[1][i], flat[2][i]) for i in picks]
             rows["scipy nested quad"] = (np.array(t) / len(picks) * 1e6, *errors(vals, refs[:n_scipy]))
