@@ -288,6 +288,7 @@ def test_default_local_cluster_starts_prints_and_shuts_down(capfd):
                                  width=6, **TINY)
 
 
+@pytest.mark.slow
 def test_cli_runs_a_config_on_a_scheduler_and_resumes(client, tmp_path, capsys):
     from meanfield.cli import main
 
@@ -324,6 +325,7 @@ def test_cli_reports_failed_tasks_with_exit_1(client, tmp_path, capsys):
     assert err.count("\n") == 1 and "weight_var=-2.0" in err and "1 of 2 sweep tasks failed" in err
 
 
+@pytest.mark.slow
 def test_report_figure_from_a_stored_sweep(client, tmp_path):
     from meanfield.report import ReportContext
     from meanfield.report.sweep import gradient_ratio, lu_width_sweep
