@@ -263,9 +263,14 @@ def _phi_moments(order, b, mean, var):
     return out
 
 
-def _bvn_equal(h, rho):
-    """Phi_2(h, h; rho) = Phi(h)^2 + (2 pi)^-1 int_0^{asin rho} exp(-h^2/(1 + sin t)) dt."""
-    top = np.arcsin(rho)
+def _bvn_equal(h, tilt):
+    """Phi_2(h, h; rho) = Phi(h)^2 + (2 pi)^-1 int_0^{asin rho} exp(-h^2/(1 + sin t)) dt.
+
+    ``rho = B/(1 + B)`` with ``tilt = B = b^2 v``; ``asin rho = atan(B/sqrt(1 + 2B))`` is formed
+    that way, well conditioned also where rho -> 1 (asin's slope is infinite there: E[(x Phi(x))^2]
+    at q = 1e12 was off by 5e-12).
+    """
+    top = np.arctan2(tilt, np.sqrt(1 + 2 * tilt))
     if not np.any(h):  # Sheppard: Phi_2(0, 0; rho) = 1/4 + asin(rho)/(2 pi)
         return 0.25 + top / (2 * math.pi)
     theta = 0.5 * top[..., None] * (1 + _BVN_NODES)
@@ -280,7 +285,7 @@ def _phi2_moments(order, b, mean, var):
     h = b * mean / np.sqrt(r)
     dens = np.exp(-0.5 * h * h) * _INV_SQRT_2PI / np.sqrt(r)
     inner = _phi_moments(max(order - 1, 0), b, mean / r, var / r)  # E''[x^i Phi(bx)]
-    out = [_bvn_equal(h, b * b * var / r)]
+    out = [_bvn_equal(h, np.asarray(b * b * var, dtype=float))]
     for i in range(1, order + 1):
         prev2 = out[i - 2] if i >= 2 else 0.0
         out.append(mean * out[i - 1] + var * ((i - 1) * prev2 + 2 * b * dens * inner[i - 1]))
