@@ -34,7 +34,7 @@ import numpy as np
 import sympy as sp
 from scipy import special
 
-from meanfield._validation import check_finite_scalar, check_sign
+from meanfield._validation import check_activation_output, check_finite_scalar, check_sign
 from meanfield.expressions import X, derivative, lambdify_renamed, parse_activation_expression
 
 __all__ = [
@@ -234,7 +234,11 @@ class Activation:
             def df(x):
                 raise ValueError(f"activation {name!r} was built without a derivative (df=None)")
         kinks = tuple(check_finite_scalar(k, "kinks entry") for k in kinks)
-        return cls(name, params={}, f=lambda x: f(x), df=lambda x: df(x), kinks=kinks,
+        # a callable returning None, complex values or the wrong shape is named as such
+        return cls(name, params={},
+                   f=lambda x: check_activation_output(f(x), x, f"activation {name!r}: f"),
+                   df=lambda x: check_activation_output(df(x), x, f"activation {name!r}: df"),
+                   kinks=kinks,
                    scale=check_finite_scalar(scale, "scale"), mp_f=mp_f, mp_df=mp_df,
                    description="user callables")
 
