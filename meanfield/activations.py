@@ -35,7 +35,14 @@ import sympy as sp
 from scipy import special
 
 from meanfield._validation import check_activation_output, check_finite_scalar, check_sign
-from meanfield.expressions import X, derivative, lambdify_renamed, parse_activation_expression
+from meanfield.expressions import (
+    DERIVATION_SECONDS,
+    X,
+    derivative,
+    lambdify_renamed,
+    parse_activation_expression,
+    time_budget,
+)
 
 __all__ = [
     "Activation",
@@ -216,7 +223,8 @@ class Activation:
         if X not in template.free_symbols:
             raise ValueError(f"expression must depend on x; got {text!r}")
         values = {k: check_finite_scalar(v, f"parameter {k}") for k, v in params.items()}
-        kinks = _kinks_of(template, values)
+        with time_budget(DERIVATION_SECONDS, f"finding the kinks of {text!r}"):
+            kinks = _kinks_of(template, values)
         return cls(name or text, params=values, template=template, kinks=kinks,
                    description=f"user expression {text}")
 

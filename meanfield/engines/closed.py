@@ -59,7 +59,7 @@ import numpy as np
 import sympy as sp
 from scipy import special
 
-from meanfield.expressions import X, lambdify_renamed
+from meanfield.expressions import DERIVATION_SECONDS, X, lambdify_renamed, time_budget
 
 __all__ = ["ClosedEngine", "NormalCDF", "NotClosedForm", "family_moments", "derive"]
 
@@ -355,8 +355,14 @@ def derive(template, names, quantity, derivative=None):
     Raises
     ------
     NotClosedForm
-        If some piece is outside the term family.
+        If some piece is outside the term family, or the derivation takes longer than
+        :data:`meanfield.expressions.DERIVATION_SECONDS` (the quadrature engine then takes over).
     """
+    with time_budget(DERIVATION_SECONDS, f"deriving E[{quantity}] in closed form", error=NotClosedForm):
+        return _derive(template, names, quantity, derivative)
+
+
+def _derive(template, names, quantity, derivative):
     pieces = _pieces(template)
     integrands = []
     for expr, lo, hi in pieces:
