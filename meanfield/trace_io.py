@@ -152,19 +152,18 @@ def load_trace(path):
     read = _read_npz if suffix == ".npz" else _read_nc
     try:
         meta, records, hist = read(path)
-    except TraceFileError:
-        raise
-    except ImportError:
+    except (TraceFileError, ImportError):
         raise
     except Exception as exc:  # any failure to decode untrusted bytes is a TraceFileError
-        raise TraceFileError(f"{path}: cannot read the file ({type(exc).__name__}: {exc})") from exc
+        raise TraceFileError(f"{path}: cannot read the file "
+                             f"({type(exc).__name__}: {str(exc)[:200]})") from exc
     info = meta["activation"]
     try:
         return Trace(records, seeds=meta["seeds"], activation=_rebuild_activation(info),
                      params=meta["params"], backend=meta["backend"], dtype=meta["dtype"],
                      histograms=hist, provenance=meta["provenance"], activation_info=info)
     except (ValueError, TypeError, KeyError) as exc:
-        raise TraceFileError(f"{path}: {exc}") from exc
+        raise TraceFileError(f"{path}: {str(exc)[:200]}") from exc
 
 
 def _read_npz(path):
