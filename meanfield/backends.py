@@ -80,6 +80,8 @@ class BackendUnavailableError(ValueError):
 
 def check_dtype(dtype) -> np.dtype:
     """Return ``dtype`` as a NumPy dtype, float32 or float64, or raise ValueError."""
+    if dtype is None:  # np.dtype(None) is float64: refuse rather than guess
+        raise ValueError("dtype must be 'float32' or 'float64'; got None")
     try:
         out = np.dtype(dtype)
     except TypeError as exc:

@@ -44,6 +44,7 @@ DOCUMENTED_MODULES = (
     "meanfield.activations",
     "meanfield.engines",
     "meanfield.properties",
+    "meanfield.trace_io",
     "meanfield.trace",
     "meanfield.simulation",
     "meanfield.backends",
