@@ -20,9 +20,12 @@ def register(subparsers):
 
 
 def run(args):
+    from meanfield._files import check_writable_dir
     from meanfield.report import run_report
 
-    claims = run_report(args.out, full=args.full, progress=not args.no_progress)
+    check_writable_dir(args.out, "--out")  # before the report's minutes of work
+
+    claims = run_report(args.out, full=args.full, progress=not args.no_progress and not args.json)
     if args.json:
         print_json([c.to_dict() for c in claims])
     else:

@@ -55,6 +55,7 @@ def register(subparsers):
 
 def run(args):
     """Run the simulation described by ``args``; returns the exit status."""
+    from meanfield._files import check_writable
     from meanfield.simulation import simulate
 
     for name in ("out", "plot"):
@@ -65,6 +66,9 @@ def run(args):
         raise UsageError(f"--out must end with .npz or .nc; got {args.out!r}")
     if args.plot and not args.plot.lower().endswith(".png"):
         raise UsageError(f"--plot must end with .png; got {args.plot!r}")
+    for name in ("out", "plot"):  # before the simulation, not after it
+        if getattr(args, name):
+            check_writable(getattr(args, name), f"--{name}")
     act = activation_from_args(args)
     trace = simulate(act, depth=args.depth, width=args.width, batch=args.batch,
                      weights=args.weights, weight_var=args.weight_var,

@@ -115,6 +115,10 @@ def _print_solution(sol):
 
 
 def run(args):
+    if args.csv:  # before solving, not after it
+        from meanfield._files import check_writable
+
+        check_writable(args.csv, "--csv")
     from meanfield.solver import SolutionTable
 
     result = _result(args)
