@@ -177,7 +177,10 @@ class SummaryDirective(_GeneratedRst):
             module = importlib.import_module(name)
             for member in getattr(module, "__all__", ()):
                 obj = getattr(module, member)
-                if (inspect.isclass(obj) or inspect.isfunction(obj)) and obj.__module__ == name:
+                home = getattr(obj, "__module__", "")
+                # defined here, or in a private helper module whose names this module documents
+                private = any(part.startswith("_") for part in home.split("."))
+                if (inspect.isclass(obj) or inspect.isfunction(obj)) and (home == name or private):
                     role = "class" if inspect.isclass(obj) else "func"
                     rows.append((f":py:{role}:`~{name}.{member}`", _summary(obj)))
         else:
