@@ -16,10 +16,11 @@ _PUBLIC_NAMES = {
     "meanfield.correlations": ("chi1", "chi_c", "correlation_fixed_point", "correlation_map", "covariance",
                                "critical_weight_var", "depth_scales", "derivative_covariance", "fixed_point"),
     "meanfield.engines": ("ENGINES", "METHODS"),
-    "meanfield.errors": ("NumericalWarning", "TraceFileError"),
+    "meanfield.errors": ("NumericalWarning", "TraceFileError", "UnstableTheoryWarning"),
     "meanfield.maps": ("delta", "dphi_dq", "expect", "gamma", "gamma1", "gpn_constants", "normalization_factor",
                        "output_mean", "phi", "r_score", "second_moment", "selu_map", "selu_map_jacobian"),
     "meanfield.simulation": ("Trace", "load_trace", "simulate"),
+    "meanfield.sweeps": ("SweepError", "sweep"),
     "meanfield.solver": ("Solution", "SolutionTable", "SolverError", "parameter_table", "solve"),
 }
 _MODULE_OF = {name: module for module, names in _PUBLIC_NAMES.items() for name in names}
@@ -51,8 +52,10 @@ __all__ = [
     "Solution",
     "SolutionTable",
     "SolverError",
+    "SweepError",
     "Trace",
     "TraceFileError",
+    "UnstableTheoryWarning",
     "__version__",
     "chi1",
     "chi_c",
@@ -84,4 +87,5 @@ __all__ = [
     "selu_map_jacobian",
     "simulate",
     "solve",
+    "sweep",
 ]

@@ -42,9 +42,9 @@ _FORMAT, _FORMAT_VERSION = FORMAT, FORMAT_VERSION
 
 
 def _record_names(trace):
-    from meanfield.trace import RECORDS
+    from meanfield.trace import OPTIONAL_RECORDS, RECORDS
 
-    return [k for k in RECORDS if getattr(trace, k, None) is not None]
+    return [k for k in RECORDS + OPTIONAL_RECORDS if getattr(trace, k, None) is not None]
 
 
 def _file_metadata(trace):
