@@ -220,6 +220,8 @@ class Activation:
         params : dict, optional
             Values of the parameters the expression uses besides ``x``.
 
+        Examples
+        --------
         >>> act = Activation.from_expression("Piecewise((x, x > 0), (a*x, True))", params={"a": 0.2})
         >>> act.kinks, float(act.f(-1.0))
         ((0.0,), -0.2)

@@ -530,6 +530,8 @@ def get_backend(name="auto"):
         Unknown name; :class:`BackendUnavailableError` (a ValueError) when ``"cupy"`` is
         asked for and cannot run here.
 
+    Examples
+    --------
     >>> get_backend("numpy").name
     'numpy'
     """

@@ -165,6 +165,8 @@ def parse_activation_expression(text: str, params=()) -> sp.Expr:
         outside arithmetic, comparisons and the whitelisted functions; on an expression
         over one of the size limits of this module (the message names the limit).
 
+    Examples
+    --------
     >>> parse_activation_expression("9**9**9")
     Traceback (most recent call last):
     ...

@@ -1,13 +1,13 @@
 """Reading and writing :class:`~meanfield.trace.Trace` files (``.npz`` and ``.nc``).
 
 File layout (``format = "meanfield.Trace"``, ``format_version`` :data:`FORMAT_VERSION`)
-----------------------------------------------------------------------------------
+---------------------------------------------------------------------------------------
 ``.npz`` (NumPy only)
     one ``(n_seeds, depth)`` float64 array per record, named after the record; ``seeds``;
     ``hist_<key>`` for the histograms; ``metadata``, a 0-d string array holding the JSON of
-    :meth:`Trace.metadata` plus ``"records"``, the list of record names stored.
+    :meth:`~meanfield.trace.Trace.metadata` plus ``"records"``, the list of record names stored.
 ``.nc`` (xarray, netCDF4/h5netcdf or SciPy's netCDF-3 engine)
-    the dataset of :meth:`Trace.to_xarray`; the same JSON in the attribute ``metadata``.
+    the dataset of :meth:`~meanfield.trace.Trace.to_xarray`; the same JSON in the attribute ``metadata``.
 
 Records are stored generically: every name in :data:`meanfield.trace.RECORDS` that the trace
 holds is written, and the reader takes the list of names from the metadata, so a new per-layer

@@ -63,7 +63,7 @@ def activation_from_json(obj, source="--from"):
 
     Accepts ``meanfield solve --json`` output (``{"solutions": [...]}`` with one solution, or one
     solution), any ``--json`` output with an ``"activation"`` entry, and
-    :meth:`Activation.to_dict` itself (``{"name", "params", "expression"}``).
+    :meth:`~meanfield.activations.Activation.to_dict` itself (``{"name", "params", "expression"}``).
     """
     from meanfield.activations import Activation, get_activation, list_activations
 
