@@ -354,16 +354,23 @@ def _ptx_entries(ptx):
 def _assert_generated_ptx(src, ptx, case):
     entries = _ptx_entries(ptx)
     assert set(entries) == set(src.entry_names.values()), case
+    # CUDA's own sinf/cosf/tanf keep a small local array for huge-argument reduction
+    trig = re.search(r"\bmf_(sin|cos|tan)\(", src.op_source)
     for name, body in entries.items():
         assert ".maxntid 256, 1, 1" in body, f"{case}: {name} lacks __launch_bounds__"
-        assert ".local" not in body, f"{case}: {name} spills to local memory"
+        if not trig:
+            assert ".local" not in body, f"{case}: {name} spills to local memory"
+        # 16-byte packs; a derivative that is constant never reads x, so only stores there
+        vec = "v4.f32" if name.endswith("_f32") else "v2.f64"
+        assert f"st.global.{vec}" in body, name
+        if "_derivative_f" not in name or "forward" in name:
+            assert f"ld.global.{vec}" in body, name
         if name.endswith("_f32"):
-            # the float kernels move 16-byte packs and compute in float: no f64 register,
-            # so nothing promotes a float to double (a stray double literal would)
-            assert "ld.global.v4.f32" in body and "st.global.v4.f32" in body, name
-            assert not re.search(r"\.f64\b", body), f"{case}: {name} uses double precision"
-        else:
-            assert "ld.global.v2.f64" in body and "st.global.v2.f64" in body, name
+            # the float kernels compute in float: nothing promotes a float to double (a stray
+            # double literal would); CUDA's sinf may use f64 in its large-argument reduction
+            if not trig:
+                assert not re.search(r"\.f64\b", body), f"{case}: {name} uses double"
+            assert "cvt.f64.f32" not in body, f"{case}: {name} promotes float to double"
 
 
 _NVRTC_CASES = CASES[:1] + AGREEMENT_CASES[:1]  # the rest: slow, below
@@ -376,7 +383,8 @@ def test_generated_module_compiles_with_cupy_nvrtc(case, act):
     _assert_generated_ptx(src, compile_.compile_ptx(src.source), case)
 
 
-_SLOW_NVRTC_CASES = [c for c in CASES + AGREEMENT_CASES if c not in _NVRTC_CASES]
+# the agreement cases and a few printing shapes (each module takes ~2-5 s to compile)
+_SLOW_NVRTC_CASES = AGREEMENT_CASES[1:] + CASES[1:4] + CASES[-3:-2]
 
 
 @pytest.mark.slow
