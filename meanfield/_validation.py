@@ -110,7 +110,7 @@ def check_input_moments(input_mean, input_var) -> tuple[float, float]:
     """Check the mean and variance of a simulated net's input entries; return them as floats.
 
     ``input_mean`` must be finite, ``input_var >= 0``, and the second moment
-    ``input_var + input_mean**2`` must be ``> 0``. Shared by
+    ``input_var + input_mean**2`` must be ``> 0`` and finite. Shared by
     :func:`meanfield.simulation.simulate` and :func:`meanfield.trace.theory_profile`.
 
     >>> check_input_moments(0, 1)
@@ -120,9 +120,13 @@ def check_input_moments(input_mean, input_var) -> tuple[float, float]:
     input_var = check_finite_scalar(input_var, "input_var")
     if input_var < 0:
         raise ValueError(f"input_var must be >= 0 (valid range: [0, inf)); got {input_var}")
-    if input_var + input_mean**2 <= 0:
+    second_moment = input_var + input_mean * input_mean  # inf (not OverflowError) past 1.8e308
+    if second_moment <= 0:
         raise ValueError("input_var + input_mean**2 (the input second moment) must be > 0; "
                          "got input_var=0 and input_mean=0")
+    if not math.isfinite(second_moment):
+        raise ValueError(f"input_var + input_mean**2 (the input second moment) must be finite "
+                         f"(<= 1.8e308); got input_mean={input_mean:g}, input_var={input_var:g}")
     return input_mean, input_var
 
 

@@ -35,7 +35,13 @@ import sympy as sp
 from scipy import special
 
 from meanfield._validation import check_finite_scalar, check_sign
-from meanfield.expressions import X, derivative, heaviside_to_piecewise, parse_activation_expression
+from meanfield.expressions import (
+    X,
+    derivative,
+    heaviside_to_piecewise,
+    lambdify_renamed,
+    parse_activation_expression,
+)
 
 __all__ = [
     "Activation",
@@ -261,9 +267,10 @@ def _fresh(base, taken):
 def _lambdify_pair(template, names):
     symbols = [sp.Symbol(n, real=True) for n in names]
     # Heaviside(NaN) is NaN, as on the GPU (SymPy's own NumPy printing gives 1)
-    f = sp.lambdify([X, *symbols], heaviside_to_piecewise(template), modules=["numpy", "scipy"])
-    df = sp.lambdify([X, *symbols], heaviside_to_piecewise(derivative(template)),
-                     modules=["numpy", "scipy"])
+    f = lambdify_renamed([X, *symbols], heaviside_to_piecewise(template),
+                         modules=["numpy", "scipy"])
+    df = lambdify_renamed([X, *symbols], heaviside_to_piecewise(derivative(template)),
+                          modules=["numpy", "scipy"])
 
     def f_np(x, **p):
         with np.errstate(all="ignore"):

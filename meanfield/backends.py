@@ -215,6 +215,14 @@ class Backend:
         """One line naming the backend and its device, for provenance."""
         return self.name
 
+    def available_memory(self):
+        """Bytes free for the simulator's arrays on this backend's device, or None if unknown.
+
+        :func:`~meanfield.simulation.simulate` refuses up front when its memory estimate exceeds
+        this; None skips the check.
+        """
+        return None
+
     def __repr__(self):
         return f"<meanfield backend {self.name!r}>"
 
@@ -372,6 +380,17 @@ class NumpyBackend(Backend):
     def activation_forward_derivative(self, act, x):
         """``(f(x), f'(x))`` as two NumPy evaluations, bit-identical to the separate methods."""
         return _same_dtype(act.f(x), x), _same_dtype(act.df(x), x)
+
+    def available_memory(self):
+        """Host memory available to a new allocation (Linux ``MemAvailable``), or None."""
+        try:
+            with open("/proc/meminfo", encoding="ascii") as fh:
+                for line in fh:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            return None
+        return None
 
     def describe(self):
         import platform

@@ -402,8 +402,9 @@ def test_histograms_and_seed_none():
     assert np.all(hist["x"].sum(-1) == 32 * 3)  # tanh lies in the shared edges [-1, 1]
     assert np.all(hist["df"].sum(-1) == 32 * 3)
     assert tr.seeds[1] == tr.seeds[0] + 1 and 0 <= tr.seeds[0] < 2**63
+    # the defaults: DEFAULT_N_SEEDS = 4 nets of DEFAULT_BATCH = 16 inputs
     auto = simulate("relu", depth=2, width=16, histogram_layers=2, bins=5, backend="numpy")
-    assert auto.histograms["x"].shape == (1, 1, 5) and auto.histograms["x"].sum() == 16
+    assert auto.histograms["x"].shape == (4, 1, 5) and np.all(auto.histograms["x"].sum(-1) == 16 * 16)
 
 
 def test_progress_bar(monkeypatch, capsys):
@@ -423,8 +424,10 @@ def test_trace_statistics_and_repr():
     assert np.allclose(tr.stderr("q"), tr.q.std(0, ddof=1) / math.sqrt(3))
     assert np.allclose(tr.zscore("q"), (tr.q.mean(0) - tr.theory().q) / tr.stderr("q"))
     assert tr.theory() is tr.theory()
-    one = simulate("selu", depth=2, width=8, backend="numpy")
-    assert np.all(np.isnan(one.stderr("q")))
+    one = simulate("selu", depth=2, width=8, n_seeds=1, backend="numpy")
+    assert np.all(np.isnan(one.stderr("q")))  # documented: no spread to estimate from one net
+    with pytest.raises(ValueError, match="n_seeds >= 2"):
+        one.zscore("q")
     assert "selu" in repr(tr) and "n_seeds=3" in repr(tr)
     with pytest.raises(ValueError, match="name must be one of"):
         tr.seed_mean("nope")
