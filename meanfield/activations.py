@@ -39,6 +39,7 @@ from meanfield.expressions import (
     DERIVATION_SECONDS,
     X,
     derivative,
+    heaviside_to_piecewise,
     lambdify_renamed,
     parse_activation_expression,
     time_budget,
@@ -312,8 +313,11 @@ def _fresh(base, taken):
 
 def _lambdify_pair(template, names):
     symbols = [sp.Symbol(n, real=True) for n in names]
-    f = lambdify_renamed([X, *symbols], template, modules=["numpy", "scipy"])
-    df = lambdify_renamed([X, *symbols], derivative(template), modules=["numpy", "scipy"])
+    # Heaviside(NaN) is NaN, as on the GPU (SymPy's own NumPy printing gives 1)
+    f = lambdify_renamed([X, *symbols], heaviside_to_piecewise(template),
+                         modules=["numpy", "scipy"])
+    df = lambdify_renamed([X, *symbols], heaviside_to_piecewise(derivative(template)),
+                          modules=["numpy", "scipy"])
 
     def f_np(x, **p):
         with np.errstate(all="ignore"):
