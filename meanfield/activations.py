@@ -35,7 +35,7 @@ import sympy as sp
 from scipy import special
 
 from meanfield._validation import check_finite_scalar, check_sign
-from meanfield.expressions import X, derivative, parse_activation_expression
+from meanfield.expressions import X, derivative, lambdify_renamed, parse_activation_expression
 
 __all__ = [
     "Activation",
@@ -260,8 +260,8 @@ def _fresh(base, taken):
 
 def _lambdify_pair(template, names):
     symbols = [sp.Symbol(n, real=True) for n in names]
-    f = sp.lambdify([X, *symbols], template, modules=["numpy", "scipy"])
-    df = sp.lambdify([X, *symbols], derivative(template), modules=["numpy", "scipy"])
+    f = lambdify_renamed([X, *symbols], template, modules=["numpy", "scipy"])
+    df = lambdify_renamed([X, *symbols], derivative(template), modules=["numpy", "scipy"])
 
     def f_np(x, **p):
         with np.errstate(all="ignore"):

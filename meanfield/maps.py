@@ -261,7 +261,7 @@ def gpn_constants(act, *, sign=1, method="auto"):
             raise ValueError(f"Var f(z) > E f'(z)^2 for {act.name}: the Gaussian-Poincare "
                              "inequality fails, so f' does not match f (check the derivative)")
         slack = 0.0
-    return a, -a * first + sign * np.sqrt(slack)
+    return a, float(-a * first + sign * np.sqrt(slack))  # both Python floats
 
 
 def normalization_factor(act, var=1.0, *, method="auto"):

@@ -46,16 +46,12 @@ The stability of the recursion and the c-map of two inputs are in
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import os
 import warnings
 from dataclasses import dataclass, fields
 
 import numpy as np
 
-from meanfield._files import atomic_path
 from meanfield._validation import (
     check_finite_scalar,
     check_input_moments,
@@ -63,6 +59,7 @@ from meanfield._validation import (
     check_positive_scalar,
 )
 from meanfield.errors import UnstableTheoryWarning
+from meanfield.trace_io import _FORMAT, _FORMAT_VERSION, _jsonable, _nan_to_none, load_trace
 
 __all__ = [
     "OPTIONAL_RECORDS",
@@ -102,9 +99,6 @@ RECORD_DESCRIPTIONS = {
     "h_mean": "mean of the entries of h_l",
     "c": "mean pairwise correlation h_a . h_b / (|h_a| |h_b|) of the batch's pre-activations",
 }
-
-_FORMAT = "meanfield.Trace"
-_FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -559,29 +553,9 @@ class Trace:
         ImportError
             xarray is not installed (``pip install 'meanfield[io]'``).
         """
-        xr = _import_xarray()
-        data = {k: (("seed", "layer"), getattr(self, k), {"long_name": RECORD_DESCRIPTIONS[k]})
-                for k in RECORDS}
-        coords = {"seed": self.seeds, "layer": self.layers}
-        if self.histograms is not None:
-            coords["hist_layer"] = self.histograms["layers"]
-            for k in ("x", "df"):
-                data[f"{k}_hist"] = (("seed", "hist_layer", "bin"), self.histograms[k])
-                data[f"{k}_hist_edges"] = (("seed", "hist_layer", "bin_edge"),
-                                           self.histograms[f"{k}_edges"])
-        if theory:
-            th = self.theory()
-            for k in RECORDS:
-                data[f"theory_{k}"] = (("layer",), getattr(th, k))
-        attrs = {"meanfield_version": self.provenance["meanfield_version"],
-                 "backend": self.backend, "dtype": self.dtype,
-                 "seeds": self.seeds.copy(),
-                 "activation": str(self.activation_info.get("name")),
-                 "activation_params": json.dumps(self.activation_info.get("params", {}))}
-        for k, v in self.params.items():
-            attrs[k] = int(v) if isinstance(v, bool) else v
-        attrs["metadata"] = json.dumps(self.metadata())
-        return xr.Dataset(data, coords=coords, attrs=attrs)
+        from meanfield.trace_io import trace_to_xarray
+
+        return trace_to_xarray(self, theory=theory)
 
     def save(self, path):
         """Write the trace to ``path`` (``.npz``, or ``.nc`` with xarray), atomically.
@@ -594,74 +568,15 @@ class Trace:
         str
             The path written.
         """
-        path = os.fspath(path)
-        suffix = os.path.splitext(path)[1].lower()
-        if suffix == ".npz":
-            arrays = {k: getattr(self, k) for k in RECORDS}
-            arrays["seeds"] = self.seeds
-            for k, v in (self.histograms or {}).items():
-                arrays[f"hist_{k}"] = v
-            arrays["metadata"] = np.array(json.dumps(self.metadata()))
-            with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-        elif suffix == ".nc":
-            ds = self.to_xarray()
-            ds.attrs["seeds"] = json.dumps([int(s) for s in self.seeds])
-            engine = _netcdf_engine()
-            if engine == "scipy":
-                ds = _netcdf3_safe(ds)
-            with atomic_path(path) as tmp:
-                ds.to_netcdf(tmp, engine=engine)
-        else:
-            raise ValueError(f"path must end with .npz or .nc; got {path!r}")
-        return path
+        from meanfield.trace_io import save_trace
+
+        return save_trace(self, path)
 
     def __repr__(self):
         p = self.params
         return (f"Trace({self.activation_info.get('name')}, depth={self.depth}, "
                 f"width={p['width']}, batch={p['batch']}, weights={p['weights']!r}, "
                 f"n_seeds={self.n_seeds}, backend={self.backend!r}, dtype={self.dtype!r})")
-
-
-def load_trace(path):
-    """Read a trace written by :meth:`Trace.save` (``.npz`` or ``.nc``).
-
-    The activation is rebuilt from its name and parameters (built-ins and their GPN or
-    affine versions) or, failing that, from its SymPy expression; if neither works the
-    trace loads with ``activation=None``.
-    """
-    path = os.fspath(path)
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["metadata"]))
-            records = {k: z[k] for k in RECORDS}
-            hist = {k[5:]: z[k] for k in z.files if k.startswith("hist_")} or None
-    elif suffix == ".nc":
-        xr = _import_xarray()
-        with xr.open_dataset(path) as ds:
-            ds.load()
-            meta = json.loads(ds.attrs["metadata"])
-            records = {k: ds[k].values for k in RECORDS}
-            hist = None
-            if "x_hist" in ds:
-                hist = {"layers": ds["hist_layer"].values.astype(np.int64)}
-                for k in ("x", "df"):
-                    hist[k] = ds[f"{k}_hist"].values.astype(np.int64)
-                    hist[f"{k}_edges"] = ds[f"{k}_hist_edges"].values
-    else:
-        raise ValueError(f"path must end with .npz or .nc; got {path!r}")
-    if meta.get("format") != _FORMAT:
-        raise ValueError(f"{path} is not a meanfield trace (format {meta.get('format')!r})")
-    info = meta["activation"]
-    provenance = dict(meta.get("provenance", {}))
-    return Trace(records, seeds=meta["seeds"], activation=_rebuild_activation(info),
-                 params=meta["params"], backend=meta["backend"], dtype=meta["dtype"],
-                 histograms=hist, provenance=provenance, activation_info=info)
-
-
-# ------------------------------------------------------------------------------------------------
-# helpers
 
 
 def _layer_ranges(layers):
@@ -677,79 +592,3 @@ def _layer_ranges(layers):
             start = prev = v
     out.append(f"{start}-{prev}" if prev > start else f"{start}")
     return ", ".join(out)
-
-
-def _rebuild_activation(info):
-    from meanfield.activations import Activation, get_activation
-
-    name, params = info.get("name"), dict(info.get("params") or {})
-    with contextlib.suppress(ValueError):
-        return get_activation(name, **params)
-    base = name[:-4] if name.endswith("-gpn") else None
-    if base and "scale" in params and "shift" in params:
-        scale, shift = params.pop("scale"), params.pop("shift")
-        with contextlib.suppress(ValueError):
-            return get_activation(base, **params).affine(scale, shift, name=name)
-    if info.get("expression"):
-        with contextlib.suppress(ValueError, TypeError, SyntaxError):
-            return Activation.from_expression(info["expression"], name=name)
-    return None
-
-
-def _import_xarray():
-    try:
-        import xarray
-    except ImportError as exc:
-        raise ImportError("Trace.to_xarray() and .nc files need xarray: "
-                          "pip install 'meanfield[io]'") from exc
-    return xarray
-
-
-def _netcdf_engine():
-    for module, engine in (("netCDF4", "netcdf4"), ("h5netcdf", "h5netcdf"),
-                           ("scipy.io", "scipy")):
-        try:
-            __import__(module)
-        except ImportError:
-            continue
-        return engine
-    raise ImportError("writing .nc needs netCDF4, h5netcdf or scipy")  # pragma: no cover
-
-
-def _netcdf3_safe(ds):
-    """NetCDF-3 (SciPy engine) has no int64: coordinates and counts go to int32.
-
-    The exact seeds stay in ``ds.attrs["seeds"]`` (JSON), which :meth:`Trace.save` sets.
-    """
-    ds = ds.copy()
-    seeds = ds["seed"].values
-    if seeds.size and (seeds.max() > np.iinfo(np.int32).max):
-        ds = ds.assign_coords(seed=np.arange(seeds.size, dtype=np.int32))
-    else:
-        ds = ds.assign_coords(seed=seeds.astype(np.int32))
-    ds = ds.assign_coords(layer=ds["layer"].values.astype(np.int32))
-    if "hist_layer" in ds.coords:
-        ds = ds.assign_coords(hist_layer=ds["hist_layer"].values.astype(np.int32))
-    for k in ("x_hist", "df_hist"):
-        if k in ds:
-            ds[k] = ds[k].astype(np.int32)
-    for k, v in list(ds.attrs.items()):
-        if isinstance(v, (np.integer, int)) and not isinstance(v, bool):
-            ds.attrs[k] = np.int32(v) if abs(int(v)) < 2**31 else float(v)
-    return ds
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
-def _nan_to_none(arr):
-    return [None if not math.isfinite(v) else float(v) for v in np.asarray(arr, dtype=float)]

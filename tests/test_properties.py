@@ -151,20 +151,3 @@ def test_proposition_3_2_threshold(mu_n, fan_in):
     result = props.check_mean_normalization(weight_mean=mu_n / fan_in, fan_in=fan_in)
     assert result.passed == (mu_n < 1)
     assert result.margin == pytest.approx(1 - mu_n, rel=1e-12, abs=1e-12)
-
-
-def test_check_command_prints_the_table(capsys):
-    from meanfield.cli import main
-
-    sol = mf.solve("sselu", eps=0.03)
-    argv = ["check", "sselu", *(f"--param={k}={v!r}" for k, v in sol.params.items())]
-    assert main(argv) == 0
-    out = capsys.readouterr().out
-    for name in ("definition2", "q_contraction", "backward_identity", "poincare", "selu_contraction"):
-        assert name in out
-    assert "FAIL" not in out.split("definition2")[1].splitlines()[0]
-    assert main(["check", "relu", "--json"]) == 0
-    import json
-
-    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
-    assert not checks["definition2"]["passed"] and checks["definition2"]["counterexample"]["q"] < 1

@@ -6,6 +6,7 @@ Examples::
     meanfield simulate tanh --gpn --weights orthogonal --depth 200 --width 500 --plot tanh.png
     meanfield simulate sselu --param lam=1.04 --param alpha=1.6 --param beta=1.3 --json
     meanfield simulate relu --out relu.npz     # or .nc (needs xarray)
+    meanfield solve sselu --eps 0.03 --json > s.json; meanfield simulate --from s.json
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import math
 import sys
 
 from meanfield.backends import BACKENDS
-from meanfield.commands import UsageError, parse_params, print_json
-from meanfield.simulation import WEIGHT_KINDS
+from meanfield.commands import UsageError, activation_from_args, add_activation_arguments, print_json
+from meanfield.commands._choices import WEIGHT_KINDS
 
 __all__ = ["format_table", "register", "run", "write_plot"]
 
@@ -28,10 +29,7 @@ def register(subparsers):
         "simulate", help="simulate a deep random net and compare with mean-field theory",
         description="Simulate the forward and backward pass of deep random fully connected "
                     "nets and compare the per-layer statistics with the mean-field recursion.")
-    p.add_argument("activation", metavar="ACT", help="built-in activation name (e.g. selu, tanh)")
-    p.add_argument("--gpn", action="store_true", help="use the activation's GPN version a f + b")
-    p.add_argument("--param", action="append", default=[], metavar="K=V",
-                   help="activation parameter (repeatable), e.g. --param lam=1.05")
+    add_activation_arguments(p)
     p.add_argument("--depth", type=int, default=32, help="number of layers L (default 32)")
     p.add_argument("--width", type=int, default=512, help="width n (default 512)")
     p.add_argument("--batch", type=int, default=16, help="inputs per net (default 16)")
@@ -57,7 +55,7 @@ def register(subparsers):
 
 def run(args):
     """Run the simulation described by ``args``; returns the exit status."""
-    from meanfield.activations import get_activation
+    from meanfield._files import check_writable
     from meanfield.simulation import simulate
 
     for name in ("out", "plot"):
@@ -68,10 +66,10 @@ def run(args):
         raise UsageError(f"--out must end with .npz or .nc; got {args.out!r}")
     if args.plot and not args.plot.lower().endswith(".png"):
         raise UsageError(f"--plot must end with .png; got {args.plot!r}")
-    params = parse_params(args.param)
-    act = get_activation(args.activation, **params)
-    if args.gpn:
-        act = act.gpn()
+    for name in ("out", "plot"):  # before the simulation, not after it
+        if getattr(args, name):
+            check_writable(getattr(args, name), f"--{name}")
+    act = activation_from_args(args)
     trace = simulate(act, depth=args.depth, width=args.width, batch=args.batch,
                      weights=args.weights, weight_var=args.weight_var,
                      weight_mean=args.weight_mean, centralize_weights=args.centralize_weights,
@@ -96,10 +94,11 @@ def run(args):
         out.setdefault("theory", None)
         out["files"] = {"out": args.out, "plot": args.plot}
         print_json(out)
-    elif not args.out:
-        print(format_table(trace, theory))
     else:
-        print(f"wrote {args.out}" + (f" and {args.plot}" if args.plot else ""))
+        print(format_table(trace, theory))
+        written = [path for path in (args.out, args.plot) if path]
+        if written:
+            print(f"wrote {' and '.join(written)}")
     return 0
 
 

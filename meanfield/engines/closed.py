@@ -59,7 +59,7 @@ import numpy as np
 import sympy as sp
 from scipy import special
 
-from meanfield.expressions import X
+from meanfield.expressions import X, lambdify_renamed
 
 __all__ = ["ClosedEngine", "NormalCDF", "NotClosedForm", "family_moments", "derive"]
 
@@ -230,9 +230,9 @@ class _Derived:
                     continue
                 if (j or d != 0) and not (lo == -math.inf and hi == math.inf):
                     raise NotClosedForm("Phi or Gaussian factors on a restricted piece")
-                func = sp.lambdify(symbols, (coef, c, d, b), modules="numpy")
+                func = lambdify_renamed(symbols, (coef, c, d, b), modules="numpy")
                 self.terms.append((lo, hi, k, j, func, tag))
-        self.jumps = [(a, sp.lambdify(symbols, jump, modules="numpy")) for a, jump in jumps]
+        self.jumps = [(a, lambdify_renamed(symbols, jump, modules="numpy")) for a, jump in jumps]
 
     def __call__(self, params, mean, var):
         values = [np.asarray(params[n], dtype=float) for n in self.names]

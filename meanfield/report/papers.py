@@ -9,7 +9,7 @@ import numpy as np
 
 import meanfield as mf
 from meanfield._files import atomic_path, write_text_atomic
-from meanfield.report._core import Claim, _backend, _savefig
+from meanfield.report._core import Claim, _backend, _savefig, new_figure
 
 __all__ = ["SECTIONS"]
 
@@ -37,10 +37,8 @@ def published_numbers(ctx):
 
 def phi_versus_q(ctx):
     """phi(q) against 1/q for common activations (Chen et al., Definition 2)."""
-    import matplotlib.pyplot as plt
-
     q = np.logspace(-1.5, 1.0, 300)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     ax.plot(q, 1 / q, "k--", lw=1.5, label="1/q")
     ax.axhline(1.0, color="0.6", lw=1)
     failing = {}
@@ -67,10 +65,8 @@ def phi_versus_q(ctx):
 
 def r_score_versus_sigma(ctx):
     """Yuan & Zhu's Fig. 2: the R score of common activations against the input scale."""
-    import matplotlib.pyplot as plt
-
     sigma = np.linspace(0.05, 3.0, 120)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     scores = {}
     for name in ("relu", "lrelu", "elu", "selu", "tanh", "swish", "gelu", "sigmoid"):
         r = mf.r_score(name, sigma**2)
@@ -89,14 +85,12 @@ def r_score_versus_sigma(ctx):
 
 def output_mean_map(ctx):
     """Chen et al., Fig. 3: |E f(x)| against the input mean for several variances (theory vs MC)."""
-    import matplotlib.pyplot as plt
-
     act = mf.get_activation("selu")
     means = np.linspace(-1.0, 1.0, 41)
     variances = (0.25, 1.0, 4.0, 16.0)
     samples = 400_000 if ctx.full else 40_000
     rng = np.random.default_rng(0)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     worst_z = 0.0
     for var in variances:
         theory = mf.output_mean(act, means, var)
@@ -121,10 +115,8 @@ def output_mean_map(ctx):
 
 def selu_vector_field(ctx):
     """Klambauer et al.: the mean/variance map g(mu, nu) - (mu, nu) as a vector field."""
-    import matplotlib.pyplot as plt
-
     mu, nu = np.meshgrid(np.linspace(-0.6, 0.6, 17), np.linspace(0.5, 1.6, 17))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    fig, axes = new_figure(1, 2, figsize=(10, 4), sharey=True)
     norms = []
     # with omega = 0 the map does not depend on mu; use Klambauer's non-normalized weights
     # omega = 0.1, tau = 1.05 too, where the fixed point moves but stays attracting
@@ -162,10 +154,8 @@ def _lu_runs(ctx):
 
 def lu_signal_propagation(ctx):
     """Lu et al.: |x_l|^2/n and |dE/dW_l|_F over 200 layers, tanh vs tanh-GPN, SELU vs SELU-GPN."""
-    import matplotlib.pyplot as plt
-
     runs = _lu_runs(ctx)
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    fig, axes = new_figure(2, 2, figsize=(10, 7))
     for col, name in enumerate(("tanh", "selu")):
         for label in (name, f"{name}-gpn"):
             t = runs[label]
@@ -195,10 +185,8 @@ def lu_signal_propagation(ctx):
 
 def lu_derivative_histograms(ctx):
     """Lu et al.: histograms of f'(h_l) (the Jacobian's singular values) for tanh vs tanh-GPN."""
-    import matplotlib.pyplot as plt
-
     runs = _lu_runs(ctx)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=False)
+    fig, axes = new_figure(1, 2, figsize=(10, 3.8), sharey=False)
     spreads = {}
     for ax, label in zip(axes, ("tanh", "tanh-gpn"), strict=True):
         h = runs[label].histograms
@@ -220,10 +208,8 @@ def lu_derivative_histograms(ctx):
 
 def lu_ratio_versus_width(ctx):
     """Lu et al.: gradient-norm ratio max_l/min_l |dE/dW_l|_F against width, L = 200."""
-    import matplotlib.pyplot as plt
-
     widths = (50, 100, 200, 500, 1000) if ctx.full else (50, 100, 200, 500)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     ratios = {}
     for name in ("tanh", "selu"):
         act = mf.get_activation(name).gpn()
@@ -252,12 +238,10 @@ FIG1_EPS = 0.03  # Chen et al. do not state Fig. 1's eps; lSELU with lam = 1.40 
 
 def chen_fig1(ctx):
     """Chen et al., Fig. 1 a-d: phi(q) and f(x) of sSELU/lSELU at fixed lam, with dSELU and 1/q."""
-    import matplotlib.pyplot as plt
-
     q = np.linspace(0.02, 2.0, 300)
     x = np.linspace(-5, 5, 400)
     dselu = mf.solve("dselu", eps=FIG1_EPS).activation
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    fig, axes = new_figure(2, 2, figsize=(10, 7))
     closer = {}
     for row, (family, lams) in enumerate((("sselu", (0.51, 1.02, 1.20)), ("lselu", (0.17, 1.00, 1.40)))):
         ax_phi, ax_f = axes[row]
@@ -288,11 +272,9 @@ def chen_fig1(ctx):
 
 def chen_fig2(ctx):
     """Chen et al., Fig. 2: 1 + delta_q against q for eps = 0.01 .. 0.07, dSELU / sSELU / lSELU."""
-    import matplotlib.pyplot as plt
-
     q = np.linspace(0.02, 2.0, 200)
     eps_values = (0.01, 0.03, 0.05, 0.07)
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, ax = new_figure(figsize=(6.5, 4.5))
     styles = {"dselu": "-", "sselu": "--", "lselu": ":"}
     at_one, above = [], {}
     for family, style in styles.items():
@@ -319,12 +301,10 @@ def chen_fig2(ctx):
 
 def chen_fig5(ctx):
     """Chen et al., Fig. 5: output histograms at layers 1, 4, 16, 64 of a 64-layer net, lam < 1 vs lam >= 1."""
-    import matplotlib.pyplot as plt
-
     width = 1024 if ctx.full else 256
     layers = [1, 4, 16, 64]
     cases = [("sselu", 0.51), ("sselu", None), ("lselu", 0.17), ("lselu", None)]
-    fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), sharey=False)
+    fig, axes = new_figure(1, 4, figsize=(14, 3.4), sharey=False)
     means, small, large = {}, [], []  # output means by label; lam < 1 given vs lam solved (>= 1)
     for ax, (family, lam) in zip(axes, cases, strict=True):
         sol = mf.solve(family, eps=FIG1_EPS, lam=lam)
@@ -350,11 +330,9 @@ def chen_fig5(ctx):
 
 def chen_fig6(ctx):
     """Chen et al., Fig. 6: max over q in (0, 2] of 1 + delta_q against lam (eps fixed)."""
-    import matplotlib.pyplot as plt
-
     q = np.linspace(0.01, 2.0, 200)
     lams = np.linspace(0.3, 1.4, 23)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     trends = {}
     for family in ("sselu", "lselu"):
         peaks = [float(np.max(1 + mf.delta(mf.solve(family, eps=FIG1_EPS, lam=lam).activation, q)))
