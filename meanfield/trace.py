@@ -1,7 +1,7 @@
 """Results of :func:`meanfield.simulation.simulate`, their mean-field prediction and storage.
 
 A :class:`Trace` holds per-layer records of shape ``(n_seeds, depth)`` with their
-provenance; :meth:`Trace.theory` (or :func:`theory_profile` without simulating)
+provenance; :meth:`Trace.theory` (or :func:`~meanfield.trace_theory.theory_profile` without simulating)
 computes the same quantities from the mean-field recursions; :meth:`Trace.save` and
 :func:`load_trace` round-trip through ``.npz`` (NumPy only) or ``.nc`` (xarray with
 the netCDF4 or SciPy engine).
@@ -264,7 +264,7 @@ class Trace:
     def gradient_ratio(self):
         """Lu et al.'s gradient norm ratio ``max_l |dL/dW_l|_F / min_l |dL/dW_l|_F``, one per net.
 
-        Compare with :attr:`TraceTheory.gradient_ratio`; a finite net's ratio also carries its
+        Compare with :attr:`~meanfield.trace_theory.TraceTheory.gradient_ratio`; a finite net's ratio also carries its
         layer-to-layer fluctuation, so it exceeds the prediction where that prediction is near 1.
         """
         g = self.grad_w_fro
@@ -272,7 +272,7 @@ class Trace:
             return g.max(axis=1) / g.min(axis=1)
 
     def theory(self, method="auto"):
-        """Mean-field prediction of the records (:func:`theory_profile`), cached per method."""
+        """Mean-field prediction of the records (:func:`~meanfield.trace_theory.theory_profile`), cached per method."""
         if method not in self._theory:
             if self.activation is None:
                 raise ValueError(f"activation {self.activation_info.get('name')!r} of this trace "

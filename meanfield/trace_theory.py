@@ -4,7 +4,7 @@ The q-, mean- and gradient recursions are described in :mod:`meanfield.trace` (a
 there); this module adds their stability and the c-map of two inputs.
 
 Stability (Klambauer et al., Sec. "Stable and attracting fixed points"; Poole et al. 2016)
------------------------------------------------------------------------------------------
+------------------------------------------------------------------------------------------
 Layer ``l`` maps the input moments ``(m_{l-1}, s_{l-1})`` (mean and second moment of the
 entries of ``x_{l-1}``) to ``(m_l, s_l) = (E f(h), E f(h)^2)``, ``h ~ N(M, V)`` with
 ``M = mu_eff n m_{l-1}`` and ``V = weight_var s_{l-1} + bias_var``. Its Jacobian is::
@@ -25,7 +25,7 @@ weights)::
 
     q^{ab}_{l+1} = weight_var covariance(f, q_l, q_l, c_l) + bias_var,   c_l = q^{ab}_l / q_l,
 
-:func:`meanfield.covariance` ``(f, q1, q2, c) = E[f(u1) f(u2)]``, ``u1 = sqrt(q1) z1``,
+``meanfield.covariance(f, q1, q2, c) = E[f(u1) f(u2)]``, ``u1 = sqrt(q1) z1``,
 ``u2 = sqrt(q2) (c z1 + sqrt(1 - c^2) z2)``. Off the q fixed point the denominator is the next
 layer's ``q_{l+1}`` (``correlation_map`` at ``q = q*`` is the fixed-point case).
 """
@@ -80,7 +80,7 @@ class TraceTheory:
     unstable : ndarray of bool
         Layers at which the profile sits on a fixed point (``(m, s)`` unchanged to
         :data:`FIXED_POINT_RTOL`) whose ``stability`` exceeds 1: an unstable branch that a finite
-        net leaves (a :class:`~meanfield.errors.UnstableTheoryWarning` is issued);
+        net leaves (a ``meanfield.UnstableTheoryWarning`` is issued);
         :attr:`unstable_from` is the first such layer.
     c : ndarray
         Predicted pairwise correlation of the pre-activations (the c-map,

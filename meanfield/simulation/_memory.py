@@ -40,10 +40,10 @@ def estimate_memory(depth, width, batch, *, dtype="float64", weights="gaussian",
 
     and ``kept + weights + work`` is returned (histograms add ``2 n_hist (2 bins + 1)``
     numbers). At ``L = 200``, ``n = 2000``, ``B = 1024``, float64: ``kept`` = 3.05 GiB and the
-    total is 3.28 GiB.
+    total is 3.29 GiB.
 
     >>> round(estimate_memory(200, 2000, 1024) / 2**30, 2)
-    3.28
+    3.29
     """
     e = np.dtype(dtype).itemsize
     n, b, depth = int(width), int(batch), int(depth)

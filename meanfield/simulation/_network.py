@@ -169,7 +169,7 @@ def simulate(act, *, depth, width, batch=DEFAULT_BATCH, weights="gaussian", weig
     ``2 B <= n`` and ``e L n B`` (``h_l`` alone; ``x_{l-1}`` and ``f'(h_{l-1})`` are recomputed
     from it) otherwise, plus ``e L n^2`` for kept weights, plus a working set of
     ``8 (10 n B + 3 n^2)``. At ``L = 200``, ``n = 2000``, ``B = 1024`` in float64: 3.05 GiB
-    kept, 3.28 GiB in all. ``simulate`` refuses (ValueError with the estimate) when this
+    kept, 3.29 GiB in all. ``simulate`` refuses (ValueError with the estimate) when this
     exceeds the memory the backend reports available.
 
     >>> tr = simulate("selu", depth=3, width=64, batch=4, backend="numpy", n_seeds=2)
