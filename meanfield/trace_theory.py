@@ -57,7 +57,7 @@ UNSTABLE_RADIUS_MARGIN = 1e-6
 
 @dataclass(frozen=True)
 class TraceTheory:
-    """Mean-field prediction of a :class:`Trace`'s records, arrays over layers l = 1..L.
+    """Mean-field prediction of a :class:`~meanfield.trace.Trace`'s records, arrays over layers l = 1..L.
 
     Attributes
     ----------
