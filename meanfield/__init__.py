@@ -20,6 +20,7 @@ _PUBLIC_NAMES = {
     "meanfield.maps": ("delta", "dphi_dq", "expect", "gamma", "gamma1", "gpn_constants", "normalization_factor",
                        "output_mean", "phi", "r_score", "second_moment", "selu_map", "selu_map_jacobian"),
     "meanfield.simulation": ("Trace", "load_trace", "simulate"),
+    "meanfield.sweeps": ("SweepError", "sweep"),
     "meanfield.solver": ("Solution", "SolutionTable", "SolverError", "parameter_table", "solve"),
 }
 _MODULE_OF = {name: module for module, names in _PUBLIC_NAMES.items() for name in names}
@@ -51,6 +52,7 @@ __all__ = [
     "Solution",
     "SolutionTable",
     "SolverError",
+    "SweepError",
     "Trace",
     "TraceFileError",
     "UnstableTheoryWarning",
@@ -85,4 +87,5 @@ __all__ = [
     "selu_map_jacobian",
     "simulate",
     "solve",
+    "sweep",
 ]

@@ -121,6 +121,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import sympy as sp
 
 from meanfield._validation import check_finite_scalar
 from meanfield.activations import Activation, get_activation
@@ -129,8 +130,11 @@ from meanfield.maps import selu_map_jacobian
 
 __all__ = [
     "FAMILIES",
+    "LAM_FLOOR",
     "LAM_MAX",
     "RESIDUAL_TOL",
+    "SELU_MOMENT_MAX",
+    "SELU_MOMENT_MIN",
     "TABLE_EPS",
     "Solution",
     "SolutionTable",
@@ -147,6 +151,15 @@ TABLE_EPS = (0.01, 0.017, 0.03, 0.06)
 
 #: Largest absolute residual of any returned solution (every equation is O(1)).
 RESIDUAL_TOL = 1e-12
+
+#: Range of ``var + mean^2`` (= E f^2) and ``var * tau`` for family "selu": the equations hold squares of
+#: these scales, so they must stay well inside float64 (1e-150 .. 1e150).
+SELU_MOMENT_MIN, SELU_MOMENT_MAX = 1e-150, 1e150
+
+#: Smallest ``lam`` / ``lam_min`` accepted: at the optimum ``alpha ~ 5/lam`` and ``lam^2`` enters the
+#: equations, so ``lam`` must keep ``lam^2`` a normal float64 and ``alpha`` finite (1e-100: both hold
+#: with 100 orders of magnitude to spare).
+LAM_FLOOR = 1e-100
 
 #: Upper bound of ``lam``: ``E f^2 = lam^2 (1/2 + r^2 a) = 1`` with ``a >= 0`` forces ``lam <= sqrt 2``
 #: (equality only for the degenerate ReLU-like point ``r = 0``, which has ``eps = 0``).
@@ -307,11 +320,22 @@ _RESIDUAL_KEYS = ("phi(1)-(1+eps)", "E[f^2]-1", "E[f]")
 _SELU_KEYS = ("E[f(y)]-mean", "Var[f(y)]-var")
 
 
-def _selu_equations(template, params, mean, var):
+def _selu_equations(template, params, mean, var, omega=0.0, tau=1.0, scaled=False):
+    """``E f(y) - mean`` and ``Var f(y) - var``, y ~ N(mean omega, var tau) (``scaled``: Newton's rows).
+
+    ``Var f - var`` is written ``(E f^2 - s2) - (E f - mean)(E f + mean)``, ``s2 = var + mean^2``
+    (the same number without the cancellation of ``E f^2 - (E f)^2``); ``scaled=True`` returns
+    ``(E f - mean)/sqrt(s2)`` and ``(E f^2 - s2)/s2`` instead, the equations Newton solves at any scale.
+    """
+    s2 = var + mean * mean
     with np.errstate(all="ignore"):
-        first = family_moments(template, params, "f", 0.0, var)
-        second = family_moments(template, params, "f2", 0.0, var)
-    return np.stack(np.broadcast_arrays(first - mean, second - first**2 - var), axis=-1)
+        first = family_moments(template, params, "f", mean * omega, var * tau)
+        second = family_moments(template, params, "f2", mean * omega, var * tau)
+        if scaled:
+            rows = ((first - mean) / math.sqrt(s2), (second - s2) / s2)
+        else:
+            rows = (first - mean, (second - s2) - (first - mean) * (first + mean))
+    return np.stack(np.broadcast_arrays(*rows), axis=-1)
 
 
 def _newton(fun, x0, max_iter=10):
@@ -369,9 +393,14 @@ class Solution:
     gamma1 : float
         ``|dphi/dq(1) + 1|`` (Chen et al., Prop. 3.1).
     residuals : dict
-        Each equation's residual from the closed forms at the returned parameters; keys
-        ``"phi(1)-(1+eps)"``, ``"E[f^2]-1"`` (and ``"E[f]"`` when centralized), or for selu
-        ``"E[f(y)]-mean"``, ``"Var[f(y)]-var"``. Every entry is ``<= RESIDUAL_TOL`` in magnitude.
+        Each equation's residual at the returned (float64) parameters, evaluated by the float64
+        closed forms; keys ``"phi(1)-(1+eps)"``, ``"E[f^2]-1"`` (and ``"E[f]"`` when centralized), or
+        for selu ``"E[f(y)]-mean"``, ``"Var[f(y)]-var"``. Every entry is ``<= RESIDUAL_TOL`` in
+        magnitude (for selu relative to ``max(1, sqrt(var + mean^2))`` and ``max(1, var + mean^2)``).
+        These are float64 numbers: each carries the closed forms' own rounding error, a few ulp of
+        the moments (~1e-15 here), so the true residual of the returned parameters can be larger than
+        the reported one by that much (sSELU at eps = 0.03: 8.9e-16 reported, 1.2e-15 true). The exact
+        residuals of the returned parameters come from :meth:`verify` (mpmath, any precision).
     centralized : bool
     mode : str
         ``"fixed-point"`` (selu), ``"equalities"`` (dselu), ``"optimum"`` (eq. 11),
@@ -383,8 +412,8 @@ class Solution:
     other_roots : tuple of dict
         Further roots of a square system (centralized, fixed-lam, selu) that were not chosen,
         each ``{"lam", "alpha", "beta", "gamma1", "reason"}``.
-    mean, var : float or None
-        The fixed point of a ``"selu"`` solution.
+    mean, var, omega, tau : float or None
+        The fixed point of a ``"selu"`` solution and the input convention y ~ N(mean omega, var tau).
     """
 
     family: str
@@ -400,11 +429,52 @@ class Solution:
     other_roots: tuple = field(default=(), repr=False)
     mean: float | None = None
     var: float | None = None
+    omega: float | None = None
+    tau: float | None = None
 
     @property
     def max_residual(self):
         """Largest absolute residual."""
         return max(abs(v) for v in self.residuals.values())
+
+    def verify(self, dps=40):
+        """The equations' residuals at the returned parameters in ``dps``-digit arithmetic (mpmath).
+
+        Each moment is an adaptive tanh-sinh integral at ``dps`` digits
+        (:func:`~meanfield.engines.reference.mp_gauss_expectation`) and the target is subtracted in
+        mpmath before rounding, so the result is the true residual of the float64 parameters to
+        ~``10**-dps``, unlike :attr:`residuals`. Slow (~0.1 s per equation).
+
+        Returns
+        -------
+        dict
+            The keys of :attr:`residuals`, float values.
+        """
+        import mpmath
+
+        from meanfield.engines.reference import mp_gauss_expectation
+
+        dps = int(dps)
+        if not 15 <= dps <= 1000:
+            raise ValueError(f"dps must be an integer in [15, 1000]; got {dps}")
+        mp_f, mp_df = self.activation.mpmath_functions()
+        kinks = self.activation.kinks
+        with mpmath.workdps(dps + 10):
+            def moment(g, mean, var):
+                return mp_gauss_expectation(g, mean, var, kinks, dps)
+
+            if self.family == "selu":
+                m_y, v_y = self.mean * self.omega, self.var * self.tau
+                first = moment(mp_f, m_y, v_y)
+                second = moment(lambda x: mp_f(x) ** 2, m_y, v_y)
+                mean, var = mpmath.mpf(self.mean), mpmath.mpf(self.var)
+                values = (first - mean, second - first**2 - var)
+            else:
+                values = [moment(lambda x: mp_df(x) ** 2, 0.0, 1.0) - (1 + mpmath.mpf(self.eps)),
+                          moment(lambda x: mp_f(x) ** 2, 0.0, 1.0) - 1]
+                if self.centralized:
+                    values.append(moment(mp_f, 0.0, 1.0))
+            return {k: float(v) for k, v in zip(self.residuals, values, strict=True)}
 
     def to_dict(self):
         """JSON-friendly dict of every field.
@@ -416,6 +486,7 @@ class Solution:
             "params": dict(self.params), "gamma1": self.gamma1, "residuals": dict(self.residuals),
             "max_residual": self.max_residual, "lam_min": self.lam_min,
             "constraint_active": self.constraint_active, "mean": self.mean, "var": self.var,
+            "omega": self.omega, "tau": self.tau,
             "other_roots": [dict(r) for r in self.other_roots], "activation": self.activation.to_dict(),
         }
 
@@ -496,20 +567,23 @@ def _gamma1(template, params):
 
 
 def _finish(family, params, eps, centralized, mode, *, lam_min=None, constraint_active=None,
-            other_roots=(), mean=None, var=None):
+            other_roots=(), mean=None, var=None, omega=None, tau=None):
     """Recompute residuals and gamma1 from the closed forms; refuse anything above tolerance."""
     params = {k: float(v) for k, v in params.items()}
     act = get_activation(family, **params)
     template = act.template
     if family == "selu":
-        res = _selu_equations(template, params, mean, var)
+        res = _selu_equations(template, params, mean, var, omega, tau)
         keys = _SELU_KEYS
         eps = float(family_moments(template, params, "df2", 0.0, 1.0)) - 1
+        # the selu equations have the scale sqrt(var + mean^2) (E f) and var + mean^2 (Var f)
+        scale = np.array([max(1.0, math.sqrt(var + mean * mean)), max(1.0, var + mean * mean)])
     else:
         res = _equations(template, params, eps, centralized)
         keys = _RESIDUAL_KEYS
+        scale = np.ones(len(res))
     residuals = {k: float(v) for k, v in zip(keys, res, strict=False)}
-    worst = max(abs(v) for v in residuals.values())
+    worst = float(np.max(np.abs(np.asarray(res)[:len(scale)]) / scale[:len(res)]))
     if not worst <= RESIDUAL_TOL:
         raise SolverError(
             f"{family} (eps={eps:g}, mode {mode}): Newton polishing reached a residual of {worst:.3g} "
@@ -518,7 +592,7 @@ def _finish(family, params, eps, centralized, mode, *, lam_min=None, constraint_
     return Solution(family=family, eps=float(eps), params=params, activation=act, gamma1=g1,
                     residuals=residuals, centralized=centralized, mode=mode, lam_min=lam_min,
                     constraint_active=constraint_active, other_roots=tuple(other_roots),
-                    mean=mean, var=var)
+                    mean=mean, var=var, omega=omega, tau=tau)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -634,9 +708,10 @@ def _solve_optimum(family, eps, lam_min):
     prev, nxt = (idx - 1) % n, (idx + 1) % n
     absg = np.abs(g)
     local = feasible[idx] & feasible[prev] & feasible[nxt] & (absg[idx] <= absg[prev]) & (absg[idx] <= absg[nxt])
-    for k in idx[local]:
-        lo, _ = curve.interval(prev[k], k)
-        _, hi = curve.interval(k, nxt[k])
+    for pos in np.flatnonzero(local):  # prev/nxt are aligned with idx: index them by position
+        k = idx[pos]
+        lo, _ = curve.interval(prev[pos], k)
+        _, hi = curve.interval(k, nxt[pos])
         if lo > curve.grid[k]:
             lo -= curve.period
         res = optimize.minimize_scalar(lambda t: _gamma_of(curve, t, eps), bounds=(lo, hi), method="bounded",
@@ -755,14 +830,23 @@ def _solve_centralized(family, eps, lam_min):
     return _finish(family, best, eps, True, "centralized", lam_min=lam_min, other_roots=others)
 
 
-def _solve_selu(mean, var):
-    """Klambauer's fixed point: E f(y) = mean, Var f(y) = var, y ~ N(0, var); unknowns lam, alpha."""
+_X = sp.Symbol("x", real=True)
+#: SELU's two pieces at lam = alpha = 1: their supports are disjoint, so E f = lam (P1 + alpha N1) and
+#: E f^2 = lam^2 (P2 + alpha^2 N2) with P, N the moments of these (no difference of large numbers).
+_SELU_POSITIVE = sp.Piecewise((_X, _X > 0), (0, True))
+_SELU_NEGATIVE = sp.Piecewise((0, _X > 0), (sp.exp(_X) - 1, True))
+
+
+def _solve_selu(mean, var, omega, tau):
+    """Klambauer's fixed point: E f(y) = mean, Var f(y) = var, y ~ N(mean omega, var tau); unknowns lam, alpha."""
     template = get_activation("selu").template
-    unit = {"lam": 1.0, "alpha": np.array([0.0, 1.0])}
-    first = family_moments(template, unit, "f", 0.0, var)
-    second = family_moments(template, unit, "f2", 0.0, var)
-    m_pos, m_neg = float(first[0]), float(first[1] - first[0])
-    s_pos, s_neg = float(second[0]), float(second[1] - second[0])
+    m_y, v_y = mean * omega, var * tau
+    with np.errstate(all="ignore"):
+        m_pos, s_pos = (float(family_moments(_SELU_POSITIVE, {}, q, m_y, v_y)) for q in ("f", "f2"))
+        m_neg, s_neg = (float(family_moments(_SELU_NEGATIVE, {}, q, m_y, v_y)) for q in ("f", "f2"))
+    if not all(math.isfinite(v) for v in (m_pos, s_pos, m_neg, s_neg)) or s_neg <= 0:
+        raise ValueError(f"mean = {mean:g}, var = {var:g} (omega = {omega:g}, tau = {tau:g}): the moments of "
+                         f"y ~ N({m_y:g}, {v_y:g}) are not representable in float64")
     target = var + mean * mean  # E f^2
     if mean == 0:
         alphas = [m_pos / -m_neg]
@@ -774,24 +858,27 @@ def _solve_selu(mean, var):
         alphas = [al for al in alphas if al > 0 and np.sign(m_pos + al * m_neg) == np.sign(mean)]
     if not alphas:
         raise SolverError(
-            f"no SELU fixed point (lam > 0, alpha > 0) with mean = {mean:g}, var = {var:g}: a positive mean "
-            f"needs mean^2/(var + mean^2) < 1/pi (= {1 / math.pi:.6g}) and a negative mean "
-            f"mean^2/(var + mean^2) < {m_neg**2 / s_neg:.6g}")
+            f"no SELU fixed point (lam > 0, alpha > 0) with mean = {mean:g}, var = {var:g}, omega = {omega:g}, "
+            f"tau = {tau:g}: E f(y) / sqrt(E f(y)^2) ranges over ({m_neg / math.sqrt(s_neg):.6g}, "
+            f"{m_pos / math.sqrt(s_pos):.6g}) for this y, and mean / sqrt(var + mean^2) = "
+            f"{mean / math.sqrt(target):.6g}")
     found = []
     for alpha0 in alphas:
         lam0 = math.sqrt(target / (s_pos + alpha0**2 * s_neg))
 
         def fun(x):
-            return _selu_equations(template, {"lam": x[:, 0], "alpha": x[:, 1]}, mean, var)
+            return _selu_equations(template, {"lam": x[:, 0], "alpha": x[:, 1]}, mean, var, omega, tau,
+                                   scaled=True)
 
         x = _newton(fun, [lam0, alpha0])
         params = {"lam": float(x[0]), "alpha": float(x[1])}
-        jac = selu_map_jacobian(get_activation("selu", **params), mean, var, 0.0, 1.0)
+        jac = selu_map_jacobian(get_activation("selu", **params), mean, var, omega, tau)
         found.append((float(np.max(np.abs(np.linalg.eigvals(jac)))), params))
-    found.sort(key=lambda sp: sp[0])
+    found.sort(key=lambda sp_: sp_[0])
     others = [{**p, "beta": None, "gamma1": None, "reason": f"less attracting (spectral radius {rad:.4g})"}
               for rad, p in found[1:]]
-    return _finish("selu", found[0][1], None, False, "fixed-point", other_roots=others, mean=mean, var=var)
+    return _finish("selu", found[0][1], None, False, "fixed-point", other_roots=others, mean=mean, var=var,
+                   omega=omega, tau=tau)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -800,12 +887,14 @@ def _solve_selu(mean, var):
 
 def _check_range(value, name):
     value = check_finite_scalar(value, name)
-    if not 0.0 < value < LAM_MAX:
-        raise ValueError(f"{name} must be in (0, {LAM_MAX:.10g}) (lam <= sqrt(2) always); got {value:g}")
+    if not LAM_FLOOR <= value < LAM_MAX:
+        raise ValueError(f"{name} must be in [{LAM_FLOOR:g}, {LAM_MAX:.10g}) (lam <= sqrt(2) always; below "
+                         f"{LAM_FLOOR:g} the solution's alpha ~ 1/lam overflows float64); got {value:g}")
     return value
 
 
-def solve(family, eps=None, *, centralized=False, lam=None, lam_min=1.0, mean=0.0, var=1.0):
+def solve(family, eps=None, *, centralized=False, lam=None, lam_min=1.0, mean=0.0, var=1.0, omega=0.0,
+          tau=1.0):
     """Solve for the self-normalizing parameters of a SELU-family activation.
 
     Parameters
@@ -827,7 +916,13 @@ def solve(family, eps=None, *, centralized=False, lam=None, lam_min=1.0, mean=0.
         for selu/dselu and when ``lam`` is given. ``gamma1`` keeps decreasing towards a degenerate
         ``lam -> 0`` limit, so the bound is active at the optimum.
     mean, var : float
-        selu only: the fixed point ``(mean, var)`` of ``(E f(y), Var f(y))``, ``y ~ N(0, var)``, var > 0.
+        selu only: the fixed point ``(mean, var)`` of ``(E f(y), Var f(y))``, var > 0, with
+        ``y ~ N(mean * omega, var * tau)`` as in :func:`~meanfield.maps.selu_map`.
+    omega, tau : float
+        selu only: the input convention. ``omega = 0, tau = 1`` (default) is Klambauer et al.'s
+        normalized weights (sum of weights 0, sum of squares 1), so ``y ~ N(0, var)``;
+        ``omega = 1, tau = 1`` is the SNNs notebook's ``getSeluParameters(mean, var)`` convention
+        (``y ~ N(mean, var)``; at (-0.1, 2) it gives lam = 1.0738512, alpha = 1.9769022).
 
     Returns
     -------
@@ -856,8 +951,8 @@ def solve(family, eps=None, *, centralized=False, lam=None, lam_min=1.0, mean=0.
     if not isinstance(centralized, (bool, np.bool_)):
         raise ValueError(f"centralized must be True or False; got {centralized!r}")
     centralized = bool(centralized)
-    if key != "selu" and (mean != 0.0 or var != 1.0):
-        raise ValueError("mean and var set the fixed point of family 'selu' only")
+    if key != "selu" and (mean != 0.0 or var != 1.0 or omega != 0.0 or tau != 1.0):
+        raise ValueError("mean, var, omega and tau set the fixed point of family 'selu' only")
     if key in ("selu", "dselu"):
         if centralized:
             raise ValueError(f"centralized applies to sselu and lselu only ({key} has two parameters)")
@@ -873,9 +968,19 @@ def solve(family, eps=None, *, centralized=False, lam=None, lam_min=1.0, mean=0.
             raise ValueError("family 'selu' takes no eps (its eps = phi(1) - 1 follows from the fixed point)")
         mean = check_finite_scalar(mean, "mean")
         var = check_finite_scalar(var, "var")
+        omega = check_finite_scalar(omega, "omega")
+        tau = check_finite_scalar(tau, "tau")
         if var <= 0:
             raise ValueError(f"var must be > 0 (valid range: (0, inf)); got {var:g}")
-        return _solve_selu(mean, var)
+        if tau <= 0:
+            raise ValueError(f"tau must be > 0 (y ~ N(mean omega, var tau)); got {tau:g}")
+        if not (SELU_MOMENT_MIN <= var + mean * mean <= SELU_MOMENT_MAX and var * tau <= SELU_MOMENT_MAX
+                and var * tau >= SELU_MOMENT_MIN):
+            raise ValueError(
+                f"mean = {mean:g}, var = {var:g}: var + mean^2 and var * tau must lie in "
+                f"[{SELU_MOMENT_MIN:g}, {SELU_MOMENT_MAX:g}] (E f^2 and the input variance are squared "
+                f"in the equations and must stay finite float64)")
+        return _solve_selu(mean, var, omega, tau)
     if eps is None:
         raise ValueError(f"eps is required for family {key!r} (phi(1) = 1 + eps, eps > 0)")
     try:

@@ -37,6 +37,10 @@ def register(subparsers):
     p.add_argument("--lam-min", type=float, default=1.0, help="constraint lam >= lam_min (default 1)")
     p.add_argument("--mean", type=float, default=0.0, help="selu: fixed-point mean (default 0)")
     p.add_argument("--var", type=float, default=1.0, help="selu: fixed-point variance (default 1)")
+    p.add_argument("--omega", type=float, default=0.0,
+                   help="selu: y ~ N(mean*omega, var*tau) (default 0, normalized weights; 1 with --tau 1 is "
+                        "the SNNs notebook's getSeluParameters)")
+    p.add_argument("--tau", type=float, default=1.0, help="selu: see --omega (default 1)")
     p.add_argument("--table", action="store_true",
                    help="print lam, alpha, beta, gamma1 for SELU, dSELU, sSELU, lSELU (plain and centralized)")
     p.add_argument("--csv", metavar="PATH", help="also write the rows as CSV to PATH")
@@ -58,12 +62,13 @@ def _result(args):
     if args.family == "selu":
         if args.eps:
             raise UsageError("selu takes no --eps (its eps = phi(1) - 1 follows from --mean/--var)")
-        return solve("selu", mean=args.mean, var=args.var)
+        return solve("selu", mean=args.mean, var=args.var, omega=args.omega, tau=args.tau)
     if not args.eps:
         raise UsageError(f"{args.family} needs --eps (phi(1) = 1 + eps, eps > 0)")
     eps = args.eps[0] if len(args.eps) == 1 else args.eps
     return solve(args.family, eps, centralized=args.centralized, lam=args.lam, lam_min=args.lam_min,
-                 mean=args.mean, var=args.var)  # the API refuses mean/var for families other than selu
+                 mean=args.mean, var=args.var, omega=args.omega,
+                 tau=args.tau)  # the API refuses mean/var/omega/tau for families other than selu
 
 
 def _fmt(value, width=14):
@@ -92,7 +97,8 @@ def _print_table(table):
 
 def _print_solution(sol):
     if sol.mode == "fixed-point":
-        title = f"Klambauer fixed point (mean={sol.mean:g}, var={sol.var:g})"
+        title = (f"Klambauer fixed point (mean={sol.mean:g}, var={sol.var:g}; "
+                 f"y ~ N(mean*{sol.omega:g}, var*{sol.tau:g}))")
     elif sol.mode == "equalities":
         title = "phi(1) = 1 + eps, E[f^2] = 1"
     elif sol.mode == "optimum":
