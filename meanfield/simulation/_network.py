@@ -196,9 +196,8 @@ def simulate(act, *, depth, width, batch=DEFAULT_BATCH, weights="gaussian", weig
     if cache_weights is None:
         cache_weights = need <= WEIGHT_CACHE_BYTES
     cache_weights = check_bool(cache_weights, "cache_weights")
-    estimate = estimate_memory(depth, width, batch, dtype=dtype, weights=weights,
-                               cache_weights=cache_weights, implicit=implicit, n_hist=len(hist_at),
-                               bins=bins if isinstance(bins, int) else len(bins) - 1)
+    estimate = estimate_memory(depth, width, batch, dtype=dtype, cache_weights=cache_weights,
+                               n_hist=len(hist_at), bins=bins if isinstance(bins, int) else len(bins) - 1)
     check_memory(estimate, be.available_memory(), depth=depth, width=width, batch=batch)
 
     config = dict(width=width, weights=weights, weight_var=weight_var, weight_mean=weight_mean,
