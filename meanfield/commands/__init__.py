@@ -17,7 +17,7 @@ __all__ = ["UsageError", "parse_params", "print_json", "add_activation_arguments
            "COMMAND_MODULES"]
 
 #: modules under meanfield.commands, in the order ``meanfield --help`` lists them
-COMMAND_MODULES = ("activations", "maps", "gpn", "solve", "simulate", "check", "report")
+COMMAND_MODULES = ("activations", "maps", "gpn", "solve", "simulate", "check", "report", "design")
 
 
 class UsageError(Exception):
