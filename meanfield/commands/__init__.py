@@ -16,7 +16,7 @@ __all__ = ["UsageError", "parse_params", "print_json", "add_activation_arguments
 
 #: modules under meanfield.commands, in the order ``meanfield --help`` lists them
 COMMAND_MODULES = ("activations", "maps", "gpn", "solve", "simulate", "check", "report", "sweep", "cmap",
-                   "phase")
+                   "phase", "design")
 
 
 class UsageError(Exception):
