@@ -27,9 +27,10 @@ import pytest
 from scipy import optimize
 
 from meanfield import maps
-from meanfield import solver as solver_module
 from meanfield.activations import SELU_ALPHA, SELU_LAMBDA, get_activation
 from meanfield.cli import main
+from meanfield.design import _selu_curve as selu_curve
+from meanfield.design import solution as solution_module
 from meanfield.engines.closed import family_moments
 from meanfield.solver import (
     RESIDUAL_TOL,
@@ -177,10 +178,10 @@ def test_optimum_is_global_against_multistart_slsqp(family, eps):
 
 
 def test_curve_structure_behind_the_globality_argument():
-    tab = solver_module._curve("sselu").table
+    tab = selu_curve._curve("sselu").table
     assert np.all(np.diff(tab["Q"]) > 0)
     assert np.all(np.diff(tab["W"] / tab["Q"]) > 0)
-    q = solver_module._curve("lselu").table["Q"]
+    q = selu_curve._curve("lselu").table["Q"]
     turns = np.sign(np.diff(np.r_[q, q[0]]))
     assert np.count_nonzero(turns != np.roll(turns, 1)) == 4  # one max and one min per half turn
     # negative beta (excluded from the sSELU scan) has dphi/dq > 0, i.e. gamma1 > 1
@@ -257,9 +258,9 @@ def test_export_round_trips(tmp_path, table):
     (("sselu", "abc"), {}, "eps must be a real number"),
     (("sselu",), {}, "eps is required"),
     (("nosuch", 0.03), {}, "family must be one of selu, dselu, sselu, lselu"),
-    (("sselu", 0.03), {"lam_min": 0.0}, r"lam_min must be in \(0, 1.414"),
-    (("sselu", 0.03), {"lam_min": 1.5}, r"lam_min must be in \(0, 1.414"),
-    (("sselu", 0.03), {"lam": 1.5}, r"lam must be in \(0, 1.414"),
+    (("sselu", 0.03), {"lam_min": 0.0}, r"lam_min must be in \[1e-100, 1.414"),
+    (("sselu", 0.03), {"lam_min": 1.5}, r"lam_min must be in \[1e-100, 1.414"),
+    (("sselu", 0.03), {"lam": 1.5}, r"lam must be in \[1e-100, 1.414"),
     (("dselu", 0.03), {"centralized": True}, "centralized applies to sselu and lselu"),
     (("dselu", 0.03), {"lam": 1.0}, "lam= applies to sselu and lselu"),
     (("sselu", 0.03), {"lam": 1.0, "centralized": True}, "exclusive"),
@@ -280,7 +281,8 @@ def test_bad_arguments_raise_value_error(args, kwargs, message):
     (("sselu", 1e-7), {}, r"no minimizer inside the scanned domain.*1.24\d*e-05 <= eps"),
     (("sselu", 5.0), {}, "gamma1 keeps decreasing towards its upper end"),
     (("lselu", 5.0), {"centralized": True}, r"infeasible for centralized lselu.*has solutions for eps in"),
-    (("selu",), {"mean": 1.0}, r"1/pi"),
+    # E f / sqrt(E f^2) < 1/sqrt(pi) = 0.56419 for a positive mean (the positive piece alone)
+    (("selu",), {"mean": 1.0}, r"ranges over \(-0\.\d+, 0\.56419\)"),
 ])
 def test_infeasible_problems_state_the_feasible_range(args, kwargs, message):
     with pytest.raises(SolverError, match=message):
@@ -288,7 +290,7 @@ def test_infeasible_problems_state_the_feasible_range(args, kwargs, message):
 
 
 def test_no_solution_above_tolerance_is_returned(monkeypatch):
-    monkeypatch.setattr(solver_module, "RESIDUAL_TOL", 1e-30)
+    monkeypatch.setattr(solution_module, "RESIDUAL_TOL", 1e-30)
     with pytest.raises(SolverError, match="residual of"):
         solve("sselu", 0.03)
 
@@ -340,9 +342,105 @@ def test_cli_text_outputs(capsys):
     (["solve", "nosuch", "--eps", "0.1"], "invalid choice"),
     (["solve", "sselu", "--eps", "0.03", "--lam", "2"], "lam must be in"),
     (["solve", "dselu", "--eps", "0.03", "--centralized"], "centralized applies"),
-    (["solve", "sselu", "--eps", "0.03", "--mean", "0.1"], "mean and var set the fixed point of family 'selu' only"),
+    (["solve", "sselu", "--eps", "0.03", "--mean", "0.1"], "mean, var, omega and tau set the fixed point"),
+    (["solve", "sselu", "--eps", "1e-12"], "no minimizer inside the scanned domain"),
+    (["solve", "sselu", "--eps", "0.03", "--lam-min", "1e-300"], "lam_min must be in [1e-100"),
+    (["solve", "selu", "--var", "1e300"], "var + mean^2 and var * tau must lie in"),
+    (["solve", "selu", "--mean", "1e300"], "mean = 1e+300, var = 1"),
 ])
 def test_cli_usage_errors_exit_2_with_one_line(capsys, argv, message):
     code, out, err = run_cli(capsys, *argv)
     assert code == 2 and out == ""
     assert err.startswith("meanfield: error:") and err.count("\n") == 1 and message in err
+
+
+# ------------------------------------------------------------------------------------------------
+# edges (issue 14), the SELU input convention (issue 16), exact residuals (issue 18)
+
+
+def _mp_selu_moments(lam, alpha, mean, var, dps=40):
+    """E f(y), E f(y)^2 for SELU, y ~ N(mean, var), by mpmath quadrature written here (not the engine)."""
+    import mpmath
+
+    with mpmath.workdps(dps):
+        lam, alpha, m, v = (mpmath.mpf(t) for t in (lam, alpha, mean, var))
+        s = mpmath.sqrt(v)
+
+        def f(y):
+            return lam * y if y > 0 else lam * alpha * mpmath.expm1(y)
+
+        def gauss(g):
+            def dens(y):
+                return g(y) * mpmath.exp(-(y - m) ** 2 / (2 * v)) / (s * mpmath.sqrt(2 * mpmath.pi))
+
+            return mpmath.quad(dens, [-mpmath.inf, m - 10 * s, min(m, 0), 0, max(m, 0), m + 10 * s, mpmath.inf])
+
+        return gauss(f), gauss(lambda y: f(y) ** 2)
+
+
+@pytest.mark.parametrize("mean, var, omega, lam, alpha", [
+    # Klambauer et al.'s SNNs notebook, getSeluParameters(-0.1, 2.0): y ~ N(mean, var), i.e. omega = 1
+    (-0.1, 2.0, 1.0, 1.0738512, 1.9769022),
+    # the same fixed point with normalized weights (omega = 0): y ~ N(0, var), a different activation
+    (-0.1, 2.0, 0.0, None, None),
+])
+def test_selu_fixed_point_conventions_against_mpmath(mean, var, omega, lam, alpha):
+    sol = solve("selu", mean=mean, var=var, omega=omega, tau=1.0)
+    if lam is not None:  # the notebook prints 7 decimals
+        assert sol.params["lam"] == pytest.approx(lam, abs=5e-8)
+        assert sol.params["alpha"] == pytest.approx(alpha, abs=5e-8)
+    first, second = _mp_selu_moments(sol.params["lam"], sol.params["alpha"], mean * omega, var)
+    # 1e-13: the float64 parameters themselves carry ~1e-16 relative error, amplified by O(10)
+    assert abs(float(first - mean)) <= 1e-13
+    assert abs(float(second - first**2 - var)) <= 1e-13
+    assert sol.omega == omega and sol.to_dict()["tau"] == 1.0
+
+
+def test_selu_conventions_differ_and_default_is_normalized_weights():
+    a = solve("selu", mean=-0.1, var=2.0)
+    b = solve("selu", mean=-0.1, var=2.0, omega=1.0)
+    assert abs(a.params["lam"] - b.params["lam"]) > 1e-2
+    assert a.params == solve("selu", mean=-0.1, var=2.0, omega=0.0, tau=1.0).params
+
+
+@pytest.mark.parametrize("var", [1e-12, 1e6, 1e8])
+def test_selu_fixed_point_at_extreme_variances_against_mpmath(var):
+    sol = solve("selu", var=var)
+    first, second = _mp_selu_moments(sol.params["lam"], sol.params["alpha"], 0.0, var)
+    # relative to the equations' scales sqrt(var) and var; 1e-12 is RESIDUAL_TOL
+    assert abs(float(first)) <= 1e-12 * max(1.0, math.sqrt(var))
+    assert abs(float(second - first**2 - var)) <= 1e-12 * max(1.0, var)
+
+
+def test_tiny_lam_min_is_solved_down_to_the_floor_and_refused_below():
+    sol = solve("sselu", 0.03, lam_min=1e-100)
+    assert sol.params["lam"] == 1e-100 and sol.max_residual <= RESIDUAL_TOL
+    # the program is homogeneous: lam * alpha and beta converge as lam -> 0
+    small = solve("sselu", 0.03, lam_min=1e-9)
+    assert sol.params["beta"] == pytest.approx(small.params["beta"], rel=1e-9)
+    for bad in (1e-300, 0.0):
+        with pytest.raises(ValueError, match=r"lam_min must be in \[1e-100"):
+            solve("sselu", 0.03, lam_min=bad)
+
+
+def test_eps_below_the_scanned_domain_is_a_clear_error():
+    # was an IndexError: the interior-minimum scan indexed prev/nxt by grid index
+    with pytest.raises(SolverError, match="no minimizer inside the scanned domain"):
+        solve("sselu", 1e-12)
+
+
+@pytest.mark.parametrize("kwargs", [{"var": 1e300}, {"mean": 1e300}, {"var": 1e-200}])
+def test_selu_unrepresentable_fixed_points_name_the_arguments(kwargs):
+    with pytest.raises(ValueError, match="var \\+ mean\\^2 and var \\* tau must lie in"):
+        solve("selu", **kwargs)
+
+
+def test_verify_gives_the_exact_residuals():
+    sol = solve("sselu", 0.03)
+    exact = sol.verify(dps=40)
+    assert set(exact) == set(sol.residuals)
+    act = get_activation("sselu", **sol.params)
+    # independent: the engine at 30 digits rounds E f^2 to float64 before subtracting 1, so agree to 2e-16
+    assert exact["E[f^2]-1"] == pytest.approx(float(maps.second_moment(act, 1.0, method="mpmath")) - 1, abs=2e-16)
+    # the float64 closed forms are within a few ulp of the truth, as documented
+    assert all(abs(exact[k] - sol.residuals[k]) <= 4e-15 for k in exact)

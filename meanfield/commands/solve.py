@@ -6,14 +6,16 @@
     meanfield solve FAMILY --eps E [E ...] [--centralized] [--lam L] [--lam-min M]
     meanfield solve --table [--eps E ...] [--lam-min M]       the analogue of Chen et al.'s Table 5
 
-Each takes ``--json`` (machine-readable) and ``--csv PATH`` (tidy rows); several ``--eps`` values
-solve a sweep.
+Each takes ``--json`` (machine-readable, always ``{"columns", "rows", "solutions"}`` whether one
+or several problems were solved) and ``--csv PATH`` (tidy rows); several ``--eps`` values solve a
+sweep. A one-solution JSON flows on: ``meanfield solve sselu --eps 0.03 --json > s.json;
+meanfield check --from s.json``.
 """
 
 from __future__ import annotations
 
 from meanfield.commands import UsageError, print_json
-from meanfield.solver import FAMILIES, TABLE_EPS, SolutionTable, parameter_table, solve
+from meanfield.commands._choices import FAMILIES, TABLE_EPS
 
 __all__ = ["register", "run"]
 
@@ -35,6 +37,10 @@ def register(subparsers):
     p.add_argument("--lam-min", type=float, default=1.0, help="constraint lam >= lam_min (default 1)")
     p.add_argument("--mean", type=float, default=0.0, help="selu: fixed-point mean (default 0)")
     p.add_argument("--var", type=float, default=1.0, help="selu: fixed-point variance (default 1)")
+    p.add_argument("--omega", type=float, default=0.0,
+                   help="selu: y ~ N(mean*omega, var*tau) (default 0, normalized weights; 1 with --tau 1 is "
+                        "the SNNs notebook's getSeluParameters)")
+    p.add_argument("--tau", type=float, default=1.0, help="selu: see --omega (default 1)")
     p.add_argument("--table", action="store_true",
                    help="print lam, alpha, beta, gamma1 for SELU, dSELU, sSELU, lSELU (plain and centralized)")
     p.add_argument("--csv", metavar="PATH", help="also write the rows as CSV to PATH")
@@ -43,6 +49,8 @@ def register(subparsers):
 
 
 def _result(args):
+    from meanfield.solver import parameter_table, solve
+
     if args.table:
         if args.family is not None:
             raise UsageError("--table takes no FAMILY")
@@ -54,12 +62,13 @@ def _result(args):
     if args.family == "selu":
         if args.eps:
             raise UsageError("selu takes no --eps (its eps = phi(1) - 1 follows from --mean/--var)")
-        return solve("selu", mean=args.mean, var=args.var)
+        return solve("selu", mean=args.mean, var=args.var, omega=args.omega, tau=args.tau)
     if not args.eps:
         raise UsageError(f"{args.family} needs --eps (phi(1) = 1 + eps, eps > 0)")
     eps = args.eps[0] if len(args.eps) == 1 else args.eps
     return solve(args.family, eps, centralized=args.centralized, lam=args.lam, lam_min=args.lam_min,
-                 mean=args.mean, var=args.var)  # the API refuses mean/var for families other than selu
+                 mean=args.mean, var=args.var, omega=args.omega,
+                 tau=args.tau)  # the API refuses mean/var/omega/tau for families other than selu
 
 
 def _fmt(value, width=14):
@@ -88,7 +97,8 @@ def _print_table(table):
 
 def _print_solution(sol):
     if sol.mode == "fixed-point":
-        title = f"Klambauer fixed point (mean={sol.mean:g}, var={sol.var:g})"
+        title = (f"Klambauer fixed point (mean={sol.mean:g}, var={sol.var:g}; "
+                 f"y ~ N(mean*{sol.omega:g}, var*{sol.tau:g}))")
     elif sol.mode == "equalities":
         title = "phi(1) = 1 + eps, E[f^2] = 1"
     elif sol.mode == "optimum":
@@ -111,15 +121,18 @@ def _print_solution(sol):
 
 
 def run(args):
+    if args.csv:  # before solving, not after it
+        from meanfield._files import check_writable
+
+        check_writable(args.csv, "--csv")
+    from meanfield.solver import SolutionTable
+
     result = _result(args)
     table = result if isinstance(result, SolutionTable) else SolutionTable([result])
     if args.csv:
         table.to_csv(args.csv)
-    if args.json:
-        if isinstance(result, SolutionTable):
-            print_json({"columns": list(SolutionTable.COLUMNS), "rows": result.rows()})
-        else:
-            print_json(result.to_dict())
+    if args.json:  # one schema for one eps, a sweep or --table: {"columns", "rows", "solutions"}
+        print_json(table.to_dict())
         return 0
     if isinstance(result, SolutionTable):
         _print_table(result)
