@@ -58,11 +58,17 @@ def sweep(grid, *, depth=None, width=None, n_seeds=1, activation=None, seed=0, s
         Maps sweep keys to lists of values; the case dimensions, in this order. Keys are
         :func:`~meanfield.simulation.simulate`'s arguments (``depth``, ``width``, ``batch``,
         ``weights``, ``weight_var``, ``weight_mean``, ``dtype``, ``backend``, ...; whatever its
-        signature has, minus the seed and histogram arguments), plus ``activation`` (specs:
-        a built-in name such as ``"tanh"`` or ``"tanh-gpn"``, ``{"name", "params", "gpn",
-        "label"}``, ``{"expression", "params", "gpn", "label"}``; see
-        :mod:`meanfield.sweeps._specs`) and ``eps`` (the activation is then
-        ``solve(family, eps).activation`` for a solver family such as ``"sselu"``).
+        signature has, minus the seed and histogram arguments; see :func:`sweep_keys`), plus
+        ``activation`` and ``eps``. An activation travels to the workers as a *spec*, never as
+        a pickled function: a built-in name (``"tanh"``; ``"tanh-gpn"`` for its GPN version
+        ``a f + b``, Lu et al.), a dict ``{"name": "lrelu", "params": {"slope": 0.2},
+        "gpn": False, "label": "..."}``, a dict ``{"expression": "x*erf(x)", "params": {},
+        "gpn": False, "label": "..."}`` (SymPy text in ``x``, parsed without executing code),
+        or an :class:`~meanfield.activations.Activation` that is a built-in or a GPN version of
+        one. With ``eps`` the activations name solver families (``"dselu"``, ``"sselu"``,
+        ``"lselu"``, or ``{"name": "sselu", "centralized": True, "lam_min": 1.0}``) and each
+        case uses ``meanfield.solve(family, eps, ...).activation``, solved before any task
+        starts.
     depth, width : int, optional
         Fixed depth and width, unless they are grid keys.
     n_seeds : int
@@ -102,7 +108,7 @@ def sweep(grid, *, depth=None, width=None, n_seeds=1, activation=None, seed=0, s
     xarray.Dataset
         Dimensions (grid keys..., ``seed``, ``layer``): every :data:`~meanfield.trace.RECORDS`
         statistic over (grid keys..., seed, layer), ``theory_<field>`` for every
-        :class:`~meanfield.trace.TraceTheory` field over (grid keys..., layer), ``net_seed``,
+        :class:`~meanfield.trace_theory.TraceTheory` field over (grid keys..., layer), ``net_seed``,
         ``task_seconds`` and ``done`` over (grid keys..., seed). Cases shallower than the
         deepest are NaN beyond their depth. Attributes: the sweep's configuration
         (``sweep_config``, ``grid``, ``fixed``, ``activations``, ``solutions``), the seeds'
