@@ -5,8 +5,9 @@ tasks, depth 100, batch 8; seed 0 of each case also computes the theory, as in a
 
 * **serial**: a plain Python loop in this process over the same tasks (the function a worker
   runs, :func:`meanfield.sweeps._tasks.run_task`, so both sides do identical work);
-* **cluster**: ``meanfield.sweep(grid, client=client)`` on a ``distributed.LocalCluster`` of
-  ``--workers`` single-threaded worker processes (default: the usable cores), started once
+* **cluster**: ``meanfield.sweep(grid, client=client)`` on the ``distributed.LocalCluster``
+  that ``sweep`` starts by itself (:func:`meanfield.sweeps._run.start_local_cluster`:
+  ``--workers`` single-threaded worker processes, default the usable cores), started once
   before the timing (its start-up time is printed separately). The timing covers the whole
   call: checking the grid, submitting, gathering, building the ``xarray.Dataset``.
 
@@ -26,7 +27,6 @@ Smoke: python benchmarks/bench_sweep.py --repeats 1 --depth 5 --tiny-tasks 32
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import platform
 import statistics
@@ -84,7 +84,7 @@ def main(argv=None):
 
     import meanfield
     from meanfield.sweeps import BLAS_THREAD_ENV
-    from meanfield.sweeps._run import usable_cores
+    from meanfield.sweeps._run import start_local_cluster, usable_cores
 
     workers = args.workers or usable_cores()
     grid = {"activation": ["tanh", "relu"], "width": [96, 128, 160, 192]}
@@ -112,9 +112,7 @@ def main(argv=None):
     print()
 
     start = time.perf_counter()
-    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None,
-                                       silence_logs=logging.ERROR, env=dict(BLAS_THREAD_ENV))
+    cluster = start_local_cluster(workers, dashboard_address=None)  # the cluster sweep() starts
     client = distributed.Client(cluster)
     startup = time.perf_counter() - start
     try:

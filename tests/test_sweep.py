@@ -9,7 +9,6 @@ process outlives the module.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -57,9 +56,9 @@ def _wait_no_children(before, timeout=30):
 @pytest.fixture(scope="module")
 def client():
     before = {p.pid for p in _children()}
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None,
-                                       silence_logs=logging.CRITICAL)
+    from meanfield.sweeps._run import start_local_cluster
+
+    cluster = start_local_cluster(2, dashboard_address=None)  # the cluster sweep() starts itself
     dask_client = distributed.Client(cluster, timeout=60)
     dask_client.run(__import__, "meanfield.sweeps._tasks")  # warm both workers up
     yield dask_client
