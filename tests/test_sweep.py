@@ -363,3 +363,56 @@ def test_report_figure_from_a_stored_sweep(client, tmp_path):
     # the ratio is max/min over layers of each net's |dE/dW_l|_F
     g = ds.grad_w_fro.sel(activation="selu", width=8, seed=1).values
     assert float(gradient_ratio(ds).sel(activation="selu", width=8, seed=1)) == g.max() / g.min()
+
+
+CRASHING_SWEEP = """
+import sys
+import meanfield as mf
+from meanfield.sweeps import _run
+_run.CHECKPOINT_SECONDS = 0.0  # checkpoint after every batch of results
+mf.sweep({"activation": ["tanh", "relu"], "width": [48, 64, 80]}, depth=30, batch=8,
+         backend="numpy", n_seeds=4, client=sys.argv[1], out=sys.argv[2], progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_sweep_killed_with_sigkill_resumes_from_its_zarr_store(client, tmp_path):
+    """A hard crash (SIGKILL of the client process) leaves a store whose done tasks are intact."""
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "crash.zarr"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-c", CRASHING_SWEEP, client.scheduler.address, str(out)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = 0
+    try:
+        deadline = time.monotonic() + SWEEP_TIMEOUT_S
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                done = int(zarr.open_group(str(out), mode="r")["done"][...].sum())
+            except Exception:  # noqa: BLE001 - the store is being created
+                done = 0
+            if done >= 2:
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+    if proc.returncode == 0:
+        pytest.skip("the sweep finished before it could be killed (machine too fast for this test)")
+    stored = int(load_sweep(out).done.sum())
+    assert 2 <= stored < 24
+    ds = mf.sweep({"activation": ["tanh", "relu"], "width": [48, 64, 80]}, depth=30, batch=8,
+                  backend="numpy", n_seeds=4, client=client, out=out, progress=False,
+                  timeout=SWEEP_TIMEOUT_S)
+    assert ds.attrs["tasks_reused"] == stored and ds.attrs["tasks_computed"] == 24 - stored
+    for label in ("tanh", "relu"):
+        for width in (48, 64, 80):
+            _assert_case_equals_simulate(ds, mf.get_activation(label),
+                                         {"activation": label, "width": width}, width=width,
+                                         depth=30, batch=8, backend="numpy")
