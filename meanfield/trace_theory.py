@@ -161,6 +161,8 @@ def theory_profile(act, *, depth, width, batch=16, weight_var=1.0, weight_mean=0
     UnstableTheoryWarning
         The profile sits on an unstable fixed point (:attr:`TraceTheory.unstable_from`).
 
+    Examples
+    --------
     >>> th = theory_profile("linear", depth=3, width=10, weight_var=2.0)
     >>> th.q.tolist()  # q_l = 2^l for the identity
     [2.0, 4.0, 8.0]
