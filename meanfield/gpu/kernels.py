@@ -308,7 +308,7 @@ def _cupy():
 
 
 def is_available():
-    """Whether CuPy imports, its CUDA libraries load and it sees at least one CUDA device.
+    """Whether CuPy imports, NVRTC loads and CuPy sees at least one CUDA device.
 
     Returns
     -------
