@@ -81,6 +81,8 @@ class BackendUnavailableError(ValueError):
 
 def check_dtype(dtype) -> np.dtype:
     """Return ``dtype`` as a NumPy dtype, float32 or float64, or raise ValueError."""
+    if dtype is None:  # np.dtype(None) is float64: refuse rather than guess
+        raise ValueError("dtype must be 'float32' or 'float64'; got None")
     try:
         out = np.dtype(dtype)
     except TypeError as exc:
@@ -627,6 +629,8 @@ def get_backend(name="auto"):
         Unknown name; :class:`BackendUnavailableError` (a ValueError) when ``"cupy"`` is
         asked for and cannot run here.
 
+    Examples
+    --------
     >>> get_backend("numpy").name
     'numpy'
     """

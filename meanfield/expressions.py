@@ -42,6 +42,7 @@ __all__ = [
     "MAX_LENGTH",
     "MAX_NODES",
     "MAX_NUMBER_DIGITS",
+    "MAX_PIECEWISE_NESTING",
     "X",
     "derivative",
     "heaviside_to_piecewise",
@@ -155,8 +156,14 @@ MAX_EXPONENT = 64
 #: Largest polynomial degree of the expression, counting ``x`` and functions of ``x`` as
 #: degree 1 (``(x+1)**2*(x-1)**3`` has degree 5): bounds expansion and moment tables.
 MAX_DEGREE = 64
-#: Wall-clock seconds allowed for building the SymPy expression and differentiating it.
-DERIVATION_SECONDS = 5.0
+#: Wall-clock seconds allowed for building the SymPy expression and differentiating it, and
+#: for each symbolic step that follows (kinks, one closed-form derivation): SymPy's piecewise
+#: algebra grows exponentially with nested ``Abs``/``Max``/``Min``.
+DERIVATION_SECONDS = 10.0
+#: Deepest nesting of non-smooth constructs (``Abs``, ``Max``, ``Min``, ``Piecewise``,
+#: ``Heaviside``): ``Abs(Abs(x-1)-2)`` is 2 deep and has 3 kinks; each level doubles them and
+#: multiplies SymPy's time (3 deep took minutes to derive).
+MAX_PIECEWISE_NESTING = 2
 
 
 def parse_activation_expression(text: str, params=()) -> sp.Expr:
@@ -180,6 +187,8 @@ def parse_activation_expression(text: str, params=()) -> sp.Expr:
         outside arithmetic, comparisons and the whitelisted functions; on an expression
         over one of the size limits of this module (the message names the limit).
 
+    Examples
+    --------
     >>> parse_activation_expression("9**9**9")
     Traceback (most recent call last):
     ...
@@ -212,6 +221,10 @@ def parse_activation_expression(text: str, params=()) -> sp.Expr:
         if isinstance(expr, (bool, sp.logic.boolalg.Boolean)) or not isinstance(expr, sp.Expr):
             raise ValueError(f"expression must be a number-valued expression in x; got {text!r}")
         _check_constants_real(expr, text)
+        nesting = _piecewise_nesting(expr)
+        if nesting > MAX_PIECEWISE_NESTING:
+            raise ValueError(f"expression {text!r} nests Abs/Max/Min/Piecewise/Heaviside {nesting} "
+                             f"deep, more than MAX_PIECEWISE_NESTING = {MAX_PIECEWISE_NESTING}")
         degree = _degree_bound(expr)
         if degree > MAX_DEGREE:
             raise ValueError(f"expression {text!r} has polynomial degree {degree} in x, more than "
@@ -221,8 +234,8 @@ def parse_activation_expression(text: str, params=()) -> sp.Expr:
 
 
 @contextlib.contextmanager
-def time_budget(seconds, what):
-    """Raise ValueError if the block runs longer than ``seconds`` (wall clock).
+def time_budget(seconds, what, error=ValueError):
+    """Raise ``error`` (a ValueError by default) if the block runs longer than ``seconds``.
 
     Uses ``SIGALRM``, so it acts only in the main thread of a POSIX process and only while
     no other interval timer is armed; elsewhere the block runs unbounded (the size limits of
@@ -248,7 +261,7 @@ def time_budget(seconds, what):
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0.0)
     except _BudgetExpired:
-        raise ValueError(f"{what} took longer than the time budget of {seconds:g} s") from None
+        raise error(f"{what} took longer than the time budget of {seconds:g} s") from None
     finally:
         signal.signal(signal.SIGALRM, previous)
 
@@ -319,6 +332,19 @@ def _check_constants_real(expr, text):
             raise ValueError(f"expression {text!r}: the constant {node} is not a finite real number")
 
 
+_NONSMOOTH = (sp.Abs, sp.Max, sp.Min, sp.Piecewise, sp.Heaviside, sp.sign)
+
+
+def _piecewise_nesting(expr):
+    """Deepest nesting of non-smooth constructs that depend on x."""
+    depth = {}
+    for node in sp.postorder_traversal(expr):
+        if node not in depth:
+            inner = max((depth.get(a, 0) for a in node.args), default=0)
+            depth[node] = inner + (isinstance(node, _NONSMOOTH) and node.has(X))
+    return depth.get(expr, 0)
+
+
 def _degree_bound(expr):
     """An upper bound of the polynomial degree in x (functions of x count 1), iteratively."""
     degree = {}
@@ -387,7 +413,15 @@ def _translate(node, names, text):
     if isinstance(node, ast.Compare):
         if len(node.ops) != 1 or type(node.ops[0]) not in _COMPARE:
             raise ValueError(f"only single <, <=, >, >= comparisons are allowed in {text!r}")
-        return _COMPARE[type(node.ops[0])](rec(node.left), rec(node.comparators[0]))
+        left, right = rec(node.left), rec(node.comparators[0])
+        if not (isinstance(left, sp.Expr) and isinstance(right, sp.Expr)):
+            raise ValueError(f"comparison {ast.unparse(node)!r} in {text!r} must compare numbers")
+        difference = left - right
+        if difference.has(X) and not difference.is_polynomial(X):
+            # kinks are the real roots of the condition: SymPy finds those of polynomials only
+            raise ValueError(f"condition {ast.unparse(node)!r} in {text!r} must be polynomial in x "
+                             "(e.g. x > 0, x**2 < 4, x > a)")
+        return _COMPARE[type(node.ops[0])](left, right)
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in ALLOWED_FUNCTIONS:
             what = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)

@@ -304,3 +304,47 @@ def test_parse_condition_forms():
     with pytest.raises(ValueError, match="argument 'mean' is required"):
         parse_condition("output_mean()")
     assert math.isclose(parse_condition("phi").args["q"], 1.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# command line
+
+
+def _cli(capsys, *argv):
+    from meanfield.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_dks_json_matches_api(capsys):
+    import json
+
+    code, out, _ = _cli(capsys, "design", "swish", "--dks", "--depth", "10", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["params"] == dks_transform("swish", 10).params and data["max_residual"] <= 1e-12
+
+
+def test_cli_general_design(capsys):
+    code, out, _ = _cli(capsys, "design", "dselu", "--unknown", "lam", "--unknown", "alpha", "--condition",
+                        "phi(1)=1.06", "--condition", "second_moment(1)=1", "--param", "lam=1", "--param", "alpha=1.5")
+    assert code == 0 and "1.1175315109358" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["design", "tanh", "--dks"], "need --depth"),
+    (["design", "tanh", "--tat", "--depth", "10", "--c-curve", "-1"], "c_curve must be finite and > 0"),
+    (["design", "tanh", "--dks", "--tat", "--depth", "3"], "not allowed with argument"),
+    (["design", "dselu", "--unknown", "lam", "--unknown", "gamma", "--condition", "phi(1)=1.06",
+      "--condition", "second_moment(1)=1"], "unknowns ['gamma'] are not"),
+    (["design", "dselu", "--unknown", "lam", "--condition", "nosuch(1)=1"], "unknown condition 'nosuch'"),
+    (["design", "dselu", "--unknown", "lam", "--condition", "phi(1)"], "expects COND=TARGET"),
+    (["design", "dselu", "--unknown", "lam", "--condition", "phi(1)=1.03", "--bound", "lam=a:"], "must be numbers"),
+    (["design", "lrelu", "--tat", "--depth", "10"], "reaches C(0) <= 0.8715"),
+    (["design", "nosuch", "--dks", "--depth", "10"], "unknown activation"),
+])
+def test_cli_usage_errors_exit_2_with_one_line(capsys, argv, message):
+    code, out, err = _cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith("meanfield: error:") and err.count("\n") == 1 and message in err

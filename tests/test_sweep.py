@@ -286,3 +286,56 @@ def test_default_local_cluster_starts_prints_and_shuts_down(capfd):
     assert _wait_no_children(before) == [], "the local cluster's workers outlived the sweep"
     _assert_case_equals_simulate(ds, mf.get_activation("tanh").gpn(), {"activation": "tanh-gpn"},
                                  width=6, **TINY)
+
+
+def test_cli_runs_a_config_on_a_scheduler_and_resumes(client, tmp_path, capsys):
+    from meanfield.cli import main
+
+    config = tmp_path / "study.toml"
+    config.write_text('[sweep]\ndepth = 4\nbatch = 3\nbackend = "numpy"\nn_seeds = 2\n'
+                      'out = "study.nc"\n[grid]\nactivation = ["tanh", "tanh-gpn"]\n'
+                      'width = [5, 7]\n', encoding="utf-8")
+    out = tmp_path / "study.zarr"
+    argv = ["sweep", str(config), "--scheduler", client.scheduler.address, "--out", str(out),
+            "--no-progress"]
+    assert main(argv) == 0
+    assert "8 tasks computed, 0 reused, 0 failed" in capsys.readouterr().out
+    assert main([*argv, "--json"]) == 0
+    import json
+
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["tasks_computed"] == 0 and summary["tasks_reused"] == 8
+    assert summary["dims"] == {"activation": 2, "width": 2, "seed": 2, "layer": 4}
+    ds = load_sweep(out)
+    _assert_case_equals_simulate(ds, mf.get_activation("tanh").gpn(),
+                                 {"activation": "tanh-gpn", "width": 7}, width=7, **TINY)
+
+
+def test_cli_reports_failed_tasks_with_exit_1(client, tmp_path, capsys):
+    from meanfield.cli import main
+
+    config = tmp_path / "bad.toml"
+    config.write_text('[sweep]\ndepth = 2\nwidth = 4\nactivation = "relu"\nbackend = "numpy"\n'
+                      '[grid]\nweight_var = [1.0, -2.0]\n', encoding="utf-8")
+    status = main(["sweep", str(config), "--scheduler", client.scheduler.address,
+                   "--out", str(tmp_path / "bad.zarr"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.count("\n") == 1 and "weight_var=-2.0" in err and "1 of 2 sweep tasks failed" in err
+
+
+def test_report_figure_from_a_stored_sweep(client, tmp_path):
+    from meanfield.report import ReportContext
+    from meanfield.report.sweep import gradient_ratio, lu_width_sweep
+
+    out = tmp_path / "lu.zarr"
+    ds = mf.sweep({"activation": ["tanh-gpn", "selu"], "width": [8, 32]}, depth=12, n_seeds=2,
+                  batch=2, weights="orthogonal", backend="numpy", client=client, out=out,
+                  progress=False, timeout=SWEEP_TIMEOUT_S)
+    (tmp_path / "figs").mkdir()
+    claims = lu_width_sweep(ReportContext(tmp_path / "figs"), result=str(out))
+    assert (tmp_path / "figs" / "lu_width_sweep.png").exists()
+    assert len(claims) == 1 and "tanh-gpn" in claims[0].measured
+    # the ratio is max/min over layers of each net's |dE/dW_l|_F
+    g = ds.grad_w_fro.sel(activation="selu", width=8, seed=1).values
+    assert float(gradient_ratio(ds).sel(activation="selu", width=8, seed=1)) == g.max() / g.min()

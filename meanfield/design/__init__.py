@@ -11,6 +11,8 @@
 from meanfield.design._families import AFFINE_NAMES, AffineFamily, SymbolicFamily, transformed_activation
 from meanfield.design.conditions import CONDITIONS, parse_condition
 from meanfield.design.core import DESIGN_TOL, DesignError, DesignResult, design
+from meanfield.design.selu import parameter_table, selu_problem, solve
+from meanfield.design.solution import Solution, SolutionTable, SolverError
 from meanfield.design.transforms import Transform, dks_transform, lrelu_c_map, tat_transform
 
 __all__ = [
@@ -20,12 +22,18 @@ __all__ = [
     "DESIGN_TOL",
     "DesignError",
     "DesignResult",
+    "Solution",
+    "SolutionTable",
+    "SolverError",
     "SymbolicFamily",
     "Transform",
     "design",
     "dks_transform",
     "lrelu_c_map",
+    "parameter_table",
     "parse_condition",
+    "selu_problem",
+    "solve",
     "tat_transform",
     "transformed_activation",
 ]

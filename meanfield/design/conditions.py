@@ -18,6 +18,7 @@ name                        value                                            sou
 ``gamma1()``                ``|dphi_dq(1) + 1|``                             Chen et al., Prop. 3.1
 ``mean(q=1)``               ``E[f(x)]``
 ``output_mean(mean, var)``  ``E[f(y)]``, y ~ N(mean, var)                    Chen et al., eq. 12
+``output_second_moment``    ``E[f(y)^2]``, y ~ N(mean, var)                  Klambauer et al.
 ``c_map(c, q=1)``           ``C(c)``; ``C(0) = E[f]^2/Q``, ``C(1) = 1``      DKS, Sec. 3
 ``c_slope(c=1, q=1)``       ``C'(1) = q E[f'^2]/Q``, ``C'(0) = q E[f']^2/Q``  DKS, Sec. 4
 ``c_curvature(c=1, q=1)``   ``C''(1) = q^2 E[f''^2]/Q``, ``C''(0) = q^2 E[f'']^2/Q``  TAT, Sec. 4
@@ -50,6 +51,7 @@ CONDITIONS = {
     "gamma1": ((), ()),
     "mean": (("q",), (1.0,)),
     "output_mean": (("mean", "var"), (None, None)),
+    "output_second_moment": (("mean", "var"), (None, None)),
     "c_map": (("c", "q"), (None, 1.0)),
     "c_slope": (("c", "q"), (1.0, 1.0)),
     "c_curvature": (("c", "q"), (1.0, 1.0)),
@@ -188,6 +190,8 @@ class Evaluator:
         a, name = cond.args, cond.name
         if name == "output_mean":
             return self.moments(a["mean"], a["var"])["f"]
+        if name == "output_second_moment":
+            return self.moments(a["mean"], a["var"])["f2"]
         if name == "covariance":
             if a["c"] == 1.0:
                 return self.moments(0.0, a["q1"])["f2"]

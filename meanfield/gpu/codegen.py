@@ -101,6 +101,8 @@ def read_cuda_source(name):
     ValueError
         If ``name`` is not a ``.cu`` file shipped with the package.
 
+    Examples
+    --------
     >>> "mf_forward_loop" in read_cuda_source("common.cu")
     True
     """
@@ -451,6 +453,8 @@ def generate_kernel_source(template, params=()):
     ValueError
         See :func:`cuda_expression`.
 
+    Examples
+    --------
     >>> from meanfield import get_activation
     >>> src = generate_kernel_source(get_activation("tanh").template)
     >>> src.entry_name("forward", "float32")

@@ -202,6 +202,8 @@ def kernel_plan(act):
         If ``act`` has no SymPy template (built from NumPy callables), or its template cannot
         be printed as CUDA code.
 
+    Examples
+    --------
     >>> from meanfield import get_activation
     >>> plan = kernel_plan(get_activation("relu").gpn())
     >>> plan.kind, plan.op, round(plan.scale, 6), plan.shift

@@ -37,7 +37,7 @@ def run_task(task):
 
     start = time.perf_counter()
     act = build_activation(task["spec"])
-    trace = simulate(act, seed=task["seed"], progress=False, **task["kwargs"])
+    trace = simulate(act, seed=task["seed"], n_seeds=1, progress=False, **task["kwargs"])
     out = {"records": {k: trace.record(k)[0] for k in RECORDS}, "theory": None,
            "theory_error": None}
     if task["theory"]:
