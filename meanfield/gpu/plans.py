@@ -117,7 +117,7 @@ class KernelPlan:
         The affine wrapper ``scale * f + shift`` (1 and 0 for codegen, where it is part of the
         generated expression).
     has_lambda : bool
-        Whether :func:`activation_backward_lambda` applies (the SELU family).
+        Whether :func:`~meanfield.gpu.kernels.activation_backward_lambda` applies (the SELU family).
     source : codegen.KernelSource or None
         The generated module (codegen only).
     """
