@@ -114,9 +114,8 @@ def _target(value, name, low, strict_low=True):
 
 def _completed_starts(family, pairs, shifts_given):
     """dks's starts: (input_scale, input_shift[, output_shift]) with the output parameters computed."""
-    starts = []
     cond_mean, cond_q = parse_condition("mean"), parse_condition("second_moment")
-    for p in pairs:
+    for p in pairs:  # a generator: a start is completed only when the previous ones failed
         theta = {"input_scale": p[0], "input_shift": p[1], "output_shift": 0.0, "output_scale": 1.0}
         ev = Evaluator(family, theta, (), 1)
         try:
@@ -128,8 +127,7 @@ def _completed_starts(family, pairs, shifts_given):
         second = q + 2 * shift * mean + shift * shift
         if not second > 0:
             continue
-        starts.append(np.array([p[0], p[1], shift, 1.0 / math.sqrt(second)]))
-    return starts
+        yield np.array([p[0], p[1], shift, 1.0 / math.sqrt(second)])
 
 
 def _solve(base, conditions, starts_spec, shifts_given, accept, fixed=None):
@@ -143,7 +141,7 @@ def _solve(base, conditions, starts_spec, shifts_given, accept, fixed=None):
     base_theta = {**family.values, **(fixed or {})}
     starts = _completed_starts(family, starts_spec, shifts_given)
     if fixed:
-        starts = [np.array([s[i] for i, n in enumerate(AFFINE_NAMES) if n not in fixed]) for s in starts]
+        starts = (np.array([s[i] for i, n in enumerate(AFFINE_NAMES) if n not in fixed]) for s in starts)
     x, _ = _solve_square(problem, None, base_theta, 0, 0, DESIGN_TOL, starts=starts,
                          accept=accept)
     theta = problem.theta(x, base_theta)
