@@ -2,6 +2,10 @@
 
 Subcommands live in :mod:`meanfield.commands`, one module each. Usage errors
 exit with status 2 and a one-line message on stderr, never a traceback.
+
+Start-up stays light: ``meanfield --version`` and ``--help`` import neither SymPy nor
+SciPy (the package's top level loads its submodules on first use, and each subcommand
+imports the numerical modules inside ``run``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting, so errors stay one line."""
 
     def error(self, message):
-        raise UsageError(f"{self.prog}: {message}")
+        # "meanfield maps" -> "maps: ..."; the entry point adds the one "meanfield: error:" prefix
+        where = self.prog.partition(" ")[2]
+        raise UsageError(f"{where}: {message}" if where else message)
 
 
 def build_parser():
@@ -35,7 +41,11 @@ def build_parser():
 
 
 def main(argv=None):
-    """Entry point: parse ``argv`` and run the subcommand; returns the exit status."""
+    """Entry point: parse ``argv`` and run the subcommand; returns the exit status.
+
+    0: success; 1: the command ran and found a failure (``check``, ``report``); 2: bad input
+    (one line on stderr); 130: interrupted.
+    """
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -44,7 +54,8 @@ def main(argv=None):
             return 2
         return int(args.handler(args) or 0)
     except (UsageError, ValueError) as exc:
-        print(f"meanfield: error: {exc}".replace("\n", " "), file=sys.stderr)
+        message = str(exc).replace("\n", " ")
+        print(f"meanfield: error: {message}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `meanfield solve --table | head`: the reader left, not an error
         import os

@@ -7,7 +7,7 @@ leaves a usable result is a :class:`NumericalWarning`.
 
 from __future__ import annotations
 
-__all__ = ["NumericalWarning", "TraceFileError"]
+__all__ = ["NumericalWarning", "TraceFileError", "UnstableTheoryWarning"]
 
 
 class NumericalWarning(RuntimeWarning):
@@ -20,3 +20,12 @@ class NumericalWarning(RuntimeWarning):
 
 class TraceFileError(ValueError):
     """A trace file cannot be read: truncated, not a trace, corrupt metadata or a newer format."""
+
+
+class UnstableTheoryWarning(RuntimeWarning):
+    """A mean-field prediction follows an unstable fixed point of its recursion.
+
+    The recursion's Jacobian there has spectral radius > 1, so the finite-width fluctuations of a
+    simulated net grow away from it: the prediction is exact only for infinite width. Warned by
+    :func:`meanfield.trace_theory.theory_profile` (and so :meth:`meanfield.trace.Trace.theory`).
+    """

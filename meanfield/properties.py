@@ -30,12 +30,20 @@ False
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 
 from meanfield import maps
+from meanfield._check_result import CheckResult
+from meanfield._gpn_checks import (
+    check_gpn,
+    check_gpn_equalities,
+    check_gpn_zero_mean_linear,
+    check_poincare,
+    check_selu_contraction,
+)
+from meanfield._parameter_precision import propagated_tolerance
 from meanfield._validation import as_real_array, check_finite_scalar
 from meanfield.activations import get_activation
 
@@ -54,6 +62,8 @@ __all__ = [
     "check_gpn_zero_mean_linear",
     "check_selu_contraction",
     "DEFAULT_Q_RANGE",
+    "equality_tolerance",
+    "q_fixed_point",
 ]
 
 #: q range of the Definition 2 / gamma checks (two decades around the fixed point q = 1)
@@ -65,36 +75,35 @@ Q_POINTS = 201
 IDENTITY_RTOL = 1e-8
 
 
-@dataclasses.dataclass
-class CheckResult:
-    """Outcome of one property check.
+def equality_tolerance(act, *, method="auto"):
+    """Tolerance of ``E[f(z)^2] = 1`` for ``act``: the rounding of its parameters, propagated.
 
-    Attributes
-    ----------
-    name : str
-        Short identifier (``"definition2"``, ``"poincare"``, ...).
-    source : str
-        Where the property is stated.
-    passed : bool
-    margin : float
-        How far inside the property the activation is (negative or zero when it fails).
-    detail : str
-        The measured numbers, in the paper's terms.
-    counterexample : dict or None
-        Where it fails (e.g. ``{"q": 0.3, "phi": 0.5, "bound": 1.0}``).
+    Half a unit in the last printed decimal of each parameter, times ``|d E f^2 / d p|``,
+    summed; at least ``EQUALITY_TOL_FLOOR`` = 1e-10 (the engines' accuracy), at most
+    ``EQUALITY_TOL_CAP`` = 1e-4. Table 5's six-decimal sSELU (lam = 1, alpha = 2.618672,
+    beta = 0.560804) gets 7.9e-7, its ``|E f^2 - 1| = 3.9e-7`` passes.
     """
+    act = get_activation(act)
+    return propagated_tolerance(act, lambda a: maps.second_moment(a, 1.0, method=method))
 
-    name: str
-    source: str
-    passed: bool
-    margin: float
-    detail: str
-    counterexample: dict | None = None
 
-    def to_dict(self):
-        out = dataclasses.asdict(self)
-        out["margin"] = None if not math.isfinite(self.margin) else self.margin
-        return out
+def q_fixed_point(act, *, method="auto", bracket=(0.5, 2.0)):
+    """The fixed point ``q*`` of the q-map ``q -> E f(sqrt(q) z)^2`` in ``bracket``, or NaN.
+
+    Definition 2 puts it at 1; with rounded parameters it sits at ``1 + O(|E f^2 - 1|)``.
+    Found with Brent's method on ``E f(sqrt(q) z)^2 - q`` (NaN when it does not change sign).
+    """
+    from scipy.optimize import brentq
+
+    act = get_activation(act)
+
+    def excess(q):
+        return float(maps.second_moment(act, q, method=method)) - q
+
+    lo, hi = bracket
+    if not excess(lo) * excess(hi) < 0:
+        return math.nan
+    return float(brentq(excess, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps))
 
 
 def _q_grid(q_range):
@@ -120,20 +129,35 @@ def _fixed_point_band(act, phi1, method):
     return 2 * eps / g1, 2 * eps / (1 - g1), eps
 
 
-def check_definition2(act, *, q_range=DEFAULT_Q_RANGE, eps=None, tol=1e-10, method="auto"):
+def check_definition2(act, *, q_range=DEFAULT_Q_RANGE, eps=None, tol=None, method="auto"):
     """Definition 2 (Chen et al.): ``phi(1) = 1 + eps``, ``E f(z)^2 = 1``, ``min(1,1/q) < phi(q) < max(1,1/q)``.
 
-    The two equalities are checked to ``tol`` (``eps`` defaults to the activation's own
-    ``phi(1) - 1``, which must be > 0). The inequality is checked on ``q_range`` outside the
-    band ``(1 - 2 eps/gamma1, 1 + 2 eps/(1 - gamma1))``: with ``phi(1) = 1 + eps > 1`` the
-    strict inequality fails at ``q = 1`` itself, so Definition 2 can only ask it away from the
-    fixed point. The margin is the smallest relative distance of ``phi`` to the nearer bound.
+    The two equalities are checked to ``tol``; by default (``tol=None``) that is the change the
+    rounding of the activation's parameters can cause (:func:`equality_tolerance`: Table 5's
+    six-decimal parameters give E f^2 = 1.00000039, inside its 7.9e-7), at least 1e-10.
+    ``eps`` defaults to the activation's own ``phi(1) - 1``, which must be > 0. The inequality
+    is checked on ``q_range`` outside the band ``(1 - 2 eps/gamma1, 1 + 2 eps/(1 - gamma1))``:
+    with ``phi(1) = 1 + eps > 1`` the strict inequality fails at ``q = 1`` itself, so
+    Definition 2 can only ask it away from the fixed point.
+
+    The margin is the smallest relative distance of ``phi`` to the nearer bound (when the
+    equalities hold) or ``tol - |E f^2 - 1|`` (when they do not). ``measured`` holds
+    ``E_f2_minus_1``, ``tolerance``, ``eps`` and the q-map's actual fixed point ``q_star``.
     """
     act = get_activation(act)
     q = _q_grid(q_range)
     phi1 = float(maps.phi(act, 1.0, method=method))
     second = float(maps.second_moment(act, 1.0, method=method))
     target = phi1 - 1 if eps is None else check_finite_scalar(eps, "eps")
+    if tol is None:
+        tol_second = equality_tolerance(act, method=method)
+        tol_phi = propagated_tolerance(act, lambda a: maps.phi(a, 1.0, method=method))
+        tol_source = "from the parameters' rounding"
+    else:
+        tol_second = tol_phi = check_finite_scalar(tol, "tol")
+        if tol_second < 0:
+            raise ValueError(f"tol must be >= 0; got {tol}")
+        tol_source = "given"
     below, above, own_eps = _fixed_point_band(act, phi1, method)
     p = maps.phi(act, q, method=method)
     lower, upper = np.minimum(1, 1 / q), np.maximum(1, 1 / q)
@@ -141,28 +165,36 @@ def check_definition2(act, *, q_range=DEFAULT_Q_RANGE, eps=None, tol=1e-10, meth
     rel = np.minimum((p - lower) / lower, (upper - p) / upper)
     rel = np.where(outside, rel, np.inf)
     worst = int(np.argmin(rel))
+    second_err, phi_err = abs(second - 1), abs(phi1 - 1 - target)
     problems = []
     if not own_eps > 0:
         problems.append(f"phi(1) - 1 = {own_eps:.6g} is not > 0")
-    if abs(phi1 - 1 - target) > tol:
-        problems.append(f"phi(1) = {phi1:.12g} != 1 + eps = {1 + target:.12g}")
-    if abs(second - 1) > tol:
-        problems.append(f"E[f(z)^2] = {second:.12g} != 1")
+    if phi_err > tol_phi:
+        problems.append(f"phi(1) = {phi1:.12g} != 1 + eps = {1 + target:.12g} (tolerance {tol_phi:.2g})")
+    if second_err > tol_second:
+        problems.append(f"E[f(z)^2] = {second:.12g} != 1 (tolerance {tol_second:.2g})")
     counter = None
     if rel[worst] <= 0:
         counter = {"q": float(q[worst]), "phi": float(p[worst]),
                    "bounds": [float(lower[worst]), float(upper[worst])]}
         problems.append(f"phi({q[worst]:.4g}) = {p[worst]:.6g} is outside "
                         f"({lower[worst]:.6g}, {upper[worst]:.6g})")
-    margin = float(min(rel[worst], 1.0 - (abs(phi1 - 1 - target) > tol) - (abs(second - 1) > tol)))
+    margin = float(rel[worst])
+    if second_err > tol_second or phi_err > tol_phi:
+        margin = min(margin, tol_second - second_err, tol_phi - phi_err)
     if own_eps <= 0:
         margin = min(margin, own_eps)
-    detail = (f"eps = phi(1) - 1 = {own_eps:.6g}, E f^2 = {second:.12g}, min relative margin "
-              f"{rel[worst]:.3g} at q = {q[worst]:.4g} (band excluded: "
-              f"[{1 - below:.4g}, {1 + above:.4g}])")
+    q_star = q_fixed_point(act, method=method)
+    detail = (f"eps = phi(1) - 1 = {own_eps:.6g}; |E f^2 - 1| = {second_err:.2g} (tolerance "
+              f"{tol_second:.2g}, {tol_source}); q* = {q_star:.10g}; "
+              f"min relative margin {rel[worst]:.3g} at q = {q[worst]:.4g} "
+              f"(band excluded: [{1 - below:.4g}, {1 + above:.4g}])")
     if problems:
         detail = "; ".join(problems) + ". " + detail
-    return CheckResult("definition2", "Chen et al., Definition 2", not problems, margin, detail, counter)
+    measured = {"eps": own_eps, "E_f2_minus_1": second - 1, "tolerance": tol_second, "q_star": q_star,
+                "inequality_margin": float(rel[worst])}
+    return CheckResult("definition2", "Chen et al., Definition 2", not problems, margin, detail, counter,
+                       measured)
 
 
 def check_gamma_range(act, *, q_range=DEFAULT_Q_RANGE, method="auto"):
@@ -222,13 +254,14 @@ def _q_recursion(act, q0, depth, method):
     return np.array(q)
 
 
-def check_q_contraction(act, *, q0=(0.5, 2.0), depth=12, method="auto"):
+def check_q_contraction(act, *, q0=(0.5, 2.0), depth=12, tol=None, method="auto"):
     """Proposition 3.1 (A.2, eq. 26): the deviation of ``q_l`` from 1 shrinks at the rate gamma gives.
 
     Along the q-map ``q_{l+1} = E f(sqrt(q_l) z)^2`` the proof's identity is exact:
     ``q_{l+1} - 1 = gamma_{q_l}/(1 + delta_{q_l}) (q_l - 1) - delta_{q_l}/(1 + delta_{q_l})``
     (and its mirror for ``q_l < 1``). Checked: the identity at every step (relative
-    :data:`IDENTITY_RTOL`), ``E f(z)^2 = 1`` (so 1 is the fixed point) and
+    :data:`IDENTITY_RTOL`), ``E f(z)^2 = 1`` to ``tol`` (so 1 is the fixed point; ``tol=None``
+    derives it from the parameters' rounding, see :func:`equality_tolerance`) and
     ``|q_{l+1} - 1| < |q_l - 1|`` at every step from each start. Margin: ``1 - max`` ratio.
     """
     act = get_activation(act)
@@ -252,10 +285,12 @@ def check_q_contraction(act, *, q0=(0.5, 2.0), depth=12, method="auto"):
                     counter = {"q0": float(start), "layer": layer, "q_l": float(ql), "q_next": float(qn),
                                "ratio": float(ratio)}
     fixed = abs(float(maps.second_moment(act, 1.0, method=method)) - 1)
-    ok = bool(worst_ratio < 1 and identity_err <= IDENTITY_RTOL and fixed <= 1e-10)
+    tol = equality_tolerance(act, method=method) if tol is None else check_finite_scalar(tol, "tol")
+    ok = bool(worst_ratio < 1 and identity_err <= IDENTITY_RTOL and fixed <= tol)
     worst_ratio, identity_err = float(worst_ratio), float(identity_err)
     detail = (f"max |q_(l+1) - 1|/|q_l - 1| = {worst_ratio:.4g} over {depth} layers from q0 = "
-              f"{starts.tolist()}; eq. 26 identity error {identity_err:.1e}; |E f^2 - 1| = {fixed:.1e}")
+              f"{starts.tolist()}; eq. 26 identity error {identity_err:.1e}; |E f^2 - 1| = {fixed:.1e} "
+              f"(tolerance {tol:.1e})")
     if counter is None and not ok:
         counter = {"identity_error": identity_err, "E_f2_minus_1": fixed}
     return CheckResult("q_contraction", "Chen et al., Proposition 3.1 (A.2, eq. 26)", ok, 1 - worst_ratio,
@@ -313,100 +348,18 @@ def check_mean_normalization(act=None, *, weight_mean=0.5e-3, fan_in=1000, input
                        None if ok else {"weight_mean": mu, "fan_in": n, "mu_N": factor})
 
 
-def check_poincare(act, *, var=(0.1, 1.0, 10.0), method="auto"):
-    """Gaussian-Poincare inequality ``Var f(x) <= var E f'(x)^2`` (R score <= 0, Yuan & Zhu eq. 19).
+def check_activation(act, *, method="auto", q_range=DEFAULT_Q_RANGE, tol=None):
+    """Run every check on ``act``; returns the list of :class:`CheckResult`.
 
-    Holds for every differentiable ``f``; a violation means ``f'`` does not match ``f``.
-    Margin: ``-max R`` (R = ln(Var f / (var E f'^2))).
+    ``tol`` is the tolerance of the equalities ``E f(z)^2 = 1`` (and ``phi(1) = 1 + eps``);
+    ``None`` derives it from the rounding of the parameters (:func:`equality_tolerance`).
     """
-    act = get_activation(act)
-    var = as_real_array(var, "var", positive=True).ravel()
-    r = np.atleast_1d(maps.r_score(act, var, method=method))
-    worst = int(np.argmax(r))
-    ok = bool(r[worst] <= 1e-12)  # linear functions sit at R = 0 up to rounding
-    return CheckResult("poincare", "Gaussian-Poincare inequality", ok, float(-r[worst]),
-                       f"R score in [{r.min():.4g}, {r.max():.4g}] at var = {var.tolist()}",
-                       None if ok else {"var": float(var[worst]), "r_score": float(r[worst])})
-
-
-def check_gpn(act, *, sign=1, method="auto", tol=1e-10):
-    """Lu, Gould & Ajanthan: the GPN version ``a f + b`` has ``E[(af+b)^2] = E[(af')^2] = 1``."""
-    return check_gpn_equalities(get_activation(act).gpn(sign=sign, method=method), method=method, tol=tol)
-
-
-def check_gpn_equalities(act, *, method="auto", tol=1e-10):
-    """Whether ``act`` itself is GPN: ``E[f(z)^2] = E[f'(z)^2] = 1`` (Lu, Gould & Ajanthan)."""
-    gpn = get_activation(act)
-    second = float(maps.second_moment(gpn, 1.0, method=method))
-    grad = float(maps.phi(gpn, 1.0, method=method))
-    err = max(abs(second - 1), abs(grad - 1))
-    ok = err <= tol
-    return CheckResult("gpn", "Lu, Gould & Ajanthan (GPN)", ok, tol - err,
-                       f"{gpn.name}: E[f^2] = {second:.12g}, E[f'^2] = {grad:.12g}",
-                       None if ok else {"E_gpn_sq": second, "E_gpn_prime_sq": grad})
-
-
-def check_gpn_zero_mean_linear(act, *, method="auto", tol=1e-9):
-    """Lu et al. / Yuan & Zhu: a GPN function has zero mean only if it is linear.
-
-    For the GPN version, ``E[a f + b] = sqrt(1 - a^2 Var f) = sqrt(1 - exp(R))`` with ``R`` the
-    R score at var 1. So the mean is 0 exactly when ``R = 0``, i.e. ``f`` is linear. Checked:
-    the GPN mean equals ``sqrt(1 - e^R)`` and is > ``tol`` unless ``f`` is linear (R = 0).
-    """
-    act = get_activation(act)
-    gpn = act.gpn(method=method)
-    mean = float(maps.output_mean(gpn, 0.0, 1.0, method=method))
-    r = float(maps.r_score(act, 1.0, method=method))
-    predicted = math.sqrt(max(0.0, -math.expm1(r)))
-    linear = abs(r) <= 1e-12
-    ok = abs(mean - predicted) <= 1e-10 and (linear == (abs(mean) <= tol))
-    return CheckResult("gpn_zero_mean_linear", "Lu, Gould & Ajanthan; Yuan & Zhu, Proposition", ok,
-                       abs(mean) if not linear else tol - abs(mean),
-                       f"GPN mean {mean:.6g} = sqrt(1 - e^R) = {predicted:.6g} (R = {r:.6g}); "
-                       f"{'linear' if linear else 'nonlinear'}",
-                       None if ok else {"gpn_mean": mean, "r_score": r})
-
-
-def check_selu_contraction(act, *, omega=0.0, tau=1.0, method="auto", iterations=5000):
-    """Klambauer et al.: the mean/variance map is a contraction near its fixed point.
-
-    The fixed point ``(mu*, nu*)`` of :func:`meanfield.maps.selu_map` is found by iterating
-    from (0, 1); the check is that iteration converges and the Jacobian there has spectral
-    norm < 1 (SELU: 0.7877). Margin: ``1 - ||J||_2``.
-    """
-    act = get_activation(act)
-    mu, nu, done = 0.0, 1.0, False
-    for _ in range(iterations):
-        new_mu, new_nu = (float(v) for v in maps.selu_map(act, mu, nu, omega, tau, method=method))
-        if not (math.isfinite(new_mu) and math.isfinite(new_nu)) or new_nu <= 0:
-            return CheckResult("selu_contraction", "Klambauer et al. (SELU map)", False, -math.inf,
-                               f"the map left the domain at (mu, nu) = ({new_mu:.4g}, {new_nu:.4g})",
-                               {"mu": new_mu, "nu": new_nu})
-        # relative stopping rule: a contraction rate near 1 converges slowly but does converge
-        done = abs(new_mu - mu) + abs(new_nu - nu) < 1e-13 * (1 + abs(new_mu) + abs(new_nu))
-        mu, nu = new_mu, new_nu
-        if done or nu < 1e-12 or nu > 1e12:
-            break
-    if not done:
-        return CheckResult("selu_contraction", "Klambauer et al. (SELU map)", False, -math.inf,
-                           f"no attracting fixed point with nu > 0: after {iterations} steps from (0, 1) "
-                           f"(mu, nu) = ({mu:.4g}, {nu:.4g}) is still moving", {"mu": mu, "nu": nu})
-    jac = maps.selu_map_jacobian(act, mu, nu, omega, tau, method=method)
-    norm = float(np.linalg.norm(jac, 2))
-    ok = norm < 1
-    return CheckResult("selu_contraction", "Klambauer et al. (SELU map)", ok, 1 - norm,
-                       f"fixed point (mu, nu) = ({mu:.6g}, {nu:.6g}), ||J||_2 = {norm:.6g}",
-                       None if ok else {"mu": mu, "nu": nu, "spectral_norm": norm})
-
-
-def check_activation(act, *, method="auto", q_range=DEFAULT_Q_RANGE):
-    """Run every check on ``act``; returns the list of :class:`CheckResult`."""
     act = get_activation(act)
     return [
-        check_definition2(act, q_range=q_range, method=method),
+        check_definition2(act, q_range=q_range, tol=tol, method=method),
         check_gamma_range(act, q_range=q_range, method=method),
         check_gamma_linearization(act, method=method),
-        check_q_contraction(act, method=method),
+        check_q_contraction(act, tol=tol, method=method),
         check_backward_identity(act, method=method),
         check_mean_normalization(act, method=method),
         check_poincare(act, method=method),

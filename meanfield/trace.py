@@ -1,7 +1,7 @@
 """Results of :func:`meanfield.simulation.simulate`, their mean-field prediction and storage.
 
 A :class:`Trace` holds per-layer records of shape ``(n_seeds, depth)`` with their
-provenance; :meth:`Trace.theory` (or :func:`theory_profile` without simulating)
+provenance; :meth:`Trace.theory` (or :func:`~meanfield.trace_theory.theory_profile` without simulating)
 computes the same quantities from the mean-field recursions; :meth:`Trace.save` and
 :func:`load_trace` round-trip through ``.npz`` (NumPy only) or ``.nc`` (xarray with
 the netCDF4 or SciPy engine).
@@ -14,7 +14,7 @@ Write ``s_l = E[x_l^2]`` and ``m_l = E[x_l]`` for the entries of ``x_l`` and
 theorem the pre-activations of layer ``l`` are ``N(M_l, V_l)`` with::
 
     M_l = mu_eff * n * m_{l-1}              (Chen et al., Prop. 3.2, eq. 36)
-    V_l = weight_var * s_{l-1}
+    V_l = weight_var * s_{l-1} + bias_var   (Poole et al. 2016, eq. 3)
     q_l = E[h_l^2] = V_l + M_l^2
     m_l = E[f(h)],  s_l = E[f(h)^2],  p_l = E[f'(h)^2],   h ~ N(M_l, V_l)
 
@@ -36,29 +36,27 @@ hence ``q_{l-1} E|dL/dh_{l-1}|^2 = (1 + delta_{q_{l-1}}) q_l E|dL/dh_l|^2``: the
 gradient explodes at rate ``1 + delta_q`` per layer, Chen et al.'s Prop. 3.1
 ``prod_{i=1}^{l} (1 + delta_{q_{i-1}}) E|dL/dh_l|^2 = q_0 E|dL/dh_0|^2`` (which omits
 the factor ``q_l``, equal to 1 at the fixed point). For a batch of ``B`` inputs with
-independent loss vectors, ``E|dL/dW_l|_F^2 = B E|dL/dh_l|^2 n s_{l-1}``.
+independent loss vectors, ``E|dL/dW_l|_F^2 = B E|dL/dh_l|^2 n s_{l-1}``: the theory predicts
+the root mean square of ``|dL/dW_l|_F`` over nets, which :meth:`Trace.seed_statistic` compares it
+with (the seed mean is smaller by Jensen's inequality).
+
+The stability of the recursion and the c-map of two inputs are in
+:mod:`meanfield.trace_theory`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import os
-from dataclasses import dataclass, fields
 
 import numpy as np
 
-from meanfield._files import atomic_path
-from meanfield._validation import (
-    check_finite_scalar,
-    check_input_moments,
-    check_int,
-    check_positive_scalar,
-)
+from meanfield.trace_io import _FORMAT, _FORMAT_VERSION, _jsonable, _nan_to_none, load_trace
+from meanfield.trace_theory import TraceTheory, theory_profile
 
 __all__ = [
+    "OPTIONAL_RECORDS",
     "RECORDS",
+    "RECORD_STATISTICS",
     "RECORD_DESCRIPTIONS",
     "Trace",
     "TraceTheory",
@@ -66,8 +64,18 @@ __all__ = [
     "theory_profile",
 ]
 
-#: Names of the per-layer records, in storage order.
+#: Names of the per-layer records every trace holds, in storage order.
 RECORDS = ("q", "mean", "x_sq", "grad_h_sq", "grad_w_fro", "h_mean")
+
+#: Records a trace may hold (None when absent): ``c`` with ``input_correlation``.
+OPTIONAL_RECORDS = ("c",)
+
+#: The statistic over seeds that :meth:`Trace.theory` predicts for each record: the theory gives
+#: ``E[record]`` except for ``grad_w_fro``, where it gives ``sqrt(E[|dL/dW_l|_F^2])`` (root mean
+#: square). ``c`` is predicted as ``E[h_a . h_b] / E[|h|^2]``, the seed mean up to O(1/n).
+RECORD_STATISTICS = {"q": "mean", "mean": "mean", "x_sq": "mean", "grad_h_sq": "mean",
+                     "grad_w_fro": "rms", "h_mean": "mean", "c": "mean"}
+
 
 #: One line per record (also the ``long_name`` of the xarray variables).
 RECORD_DESCRIPTIONS = {
@@ -77,109 +85,8 @@ RECORD_DESCRIPTIONS = {
     "grad_h_sq": "batch mean of |dL/dh_l|^2",
     "grad_w_fro": "|dL/dW_l|_F of the batch",
     "h_mean": "mean of the entries of h_l",
+    "c": "mean pairwise correlation h_a . h_b / (|h_a| |h_b|) of the batch's pre-activations",
 }
-
-_FORMAT = "meanfield.Trace"
-_FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class TraceTheory:
-    """Mean-field prediction of a :class:`Trace`'s records, arrays over layers l = 1..L.
-
-    Attributes
-    ----------
-    layers : ndarray of int
-    q, mean, x_sq, grad_h_sq, grad_w_fro, h_mean : ndarray
-        Predictions of the records of the same name (``grad_w_fro`` is
-        ``sqrt(E|dL/dW_l|_F^2)``).
-    h_var : ndarray
-        Variance ``V_l`` of the pre-activations.
-    phi : ndarray
-        ``p_l = E[f'(h_l)^2]`` (``phi(q_l)`` with zero-mean weights).
-    delta : ndarray
-        ``V_l p_l / s_l - 1`` (Chen et al.'s ``delta_{q_l}`` with zero-mean weights).
-    input_second_moment : float
-        ``s_0 = input_var + input_mean^2``.
-    """
-
-    layers: np.ndarray
-    q: np.ndarray
-    mean: np.ndarray
-    x_sq: np.ndarray
-    grad_h_sq: np.ndarray
-    grad_w_fro: np.ndarray
-    h_mean: np.ndarray
-    h_var: np.ndarray
-    phi: np.ndarray
-    delta: np.ndarray
-    input_second_moment: float
-
-    def as_dict(self):
-        """JSON-friendly dict of lists."""
-        return {f.name: (getattr(self, f.name).tolist()
-                         if isinstance(getattr(self, f.name), np.ndarray)
-                         else getattr(self, f.name)) for f in fields(self)}
-
-
-def theory_profile(act, *, depth, width, batch=1, weight_var=1.0, weight_mean=0.0,
-                   centralize_weights=False, input_mean=0.0, input_var=1.0, method="auto"):
-    """Mean-field prediction of :func:`~meanfield.simulation.simulate`'s records.
-
-    The recursion of this module's docstring (Chen et al., Prop. A.1, A.2, 3.1, 3.2).
-    Gaussian and orthogonal weights have the same prediction at this order.
-
-    Parameters
-    ----------
-    act : Activation or str
-    depth, width, batch, weight_var, weight_mean, centralize_weights, input_mean, input_var
-        As in :func:`~meanfield.simulation.simulate`.
-    method : {"auto", "closed", "quadrature", "mpmath"}
-        Engine of the Gaussian expectations (:mod:`meanfield.maps`). ``E[f'(h)^2]`` at a
-        non-zero pre-activation mean (non-centralized ``weight_mean != 0``) always uses
-        quadrature.
-
-    Returns
-    -------
-    TraceTheory
-
-    >>> th = theory_profile("linear", depth=3, width=10, weight_var=2.0)
-    >>> th.q.tolist()  # q_l = 2^l for the identity
-    [2.0, 4.0, 8.0]
-    """
-    from meanfield import maps
-    from meanfield.activations import Activation, get_activation
-
-    act = act if isinstance(act, Activation) else get_activation(act)
-    depth, width, batch = (check_int(v, k) for v, k in
-                           ((depth, "depth"), (width, "width"), (batch, "batch")))
-    wv = check_positive_scalar(weight_var, "weight_var")
-    mu = 0.0 if centralize_weights else check_finite_scalar(weight_mean, "weight_mean")
-    input_mean, input_var = check_input_moments(input_mean, input_var)
-    s_prev = s0 = input_var + input_mean**2
-    m_prev = input_mean
-    n = width
-    big_m, big_v, m, s, p = (np.empty(depth) for _ in range(5))
-    for j in range(depth):
-        mj = mu * n * m_prev
-        vj = wv * s_prev
-        mean_j = float(maps.output_mean(act, mj, vj, method=method))  # checks vj > 0, finite
-        # E f^2 and E f'^2 at mean mj (phi and second_moment are their mean-0 cases)
-        sq_j, p_j = (float(maps._moment(act, quantity, mj, vj, method)) for quantity in ("f2", "df2"))
-        big_m[j], big_v[j], m[j], s[j], p[j] = mj, vj, mean_j, sq_j, p_j
-        m_prev, s_prev = mean_j, sq_j
-    grad_h = np.empty(depth)
-    grad_h[-1] = n * p[-1]
-    factor = wv + n * mu * mu
-    for j in range(depth - 2, -1, -1):
-        grad_h[j] = factor * p[j] * grad_h[j + 1]
-    s_in = np.concatenate(([s0], s[:-1]))
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        grad_w = np.sqrt(batch * grad_h * n * s_in)
-        delta = big_v * p / s - 1
-    return TraceTheory(layers=np.arange(1, depth + 1), q=big_v + big_m**2, mean=m, x_sq=s,
-                       grad_h_sq=grad_h, grad_w_fro=grad_w, h_mean=big_m, h_var=big_v, phi=p,
-                       delta=delta, input_second_moment=s0)
 
 
 class Trace:
@@ -189,6 +96,11 @@ class Trace:
     ----------
     q, mean, x_sq, grad_h_sq, grad_w_fro, h_mean : ndarray, shape (n_seeds, depth)
         The records (:data:`RECORD_DESCRIPTIONS`), float64, layer ``l`` in column ``l - 1``.
+    c : ndarray, shape (n_seeds, depth), or None
+        Mean pairwise correlation of the pre-activations (simulated with ``input_correlation``).
+    first_nonfinite_layer : int or None
+        First layer at which some record of some net is inf or NaN (overflow of the dtype);
+        :attr:`nonfinite_layers` has the layers per record.
     layers : ndarray
         ``1..depth``.
     seeds : ndarray of int64
@@ -217,7 +129,10 @@ class Trace:
         if missing:
             raise ValueError(f"records lack {sorted(missing)}")
         shape = None
-        for k in RECORDS:
+        for k in RECORDS + OPTIONAL_RECORDS:
+            if records.get(k) is None:
+                setattr(self, k, None)  # an optional record this trace lacks
+                continue
             arr = np.asarray(records[k], dtype=np.float64)
             if arr.ndim != 2 or (shape is not None and arr.shape != shape):
                 raise ValueError(f"record {k} must have shape (n_seeds, depth); got {arr.shape}")
@@ -263,29 +178,101 @@ class Trace:
         return np.arange(1, self.depth + 1)
 
     # -- statistics -----------------------------------------------------------------------------
+    @property
+    def records(self):
+        """Names of the records this trace holds: :data:`RECORDS` and the optional ones it has."""
+        return tuple(k for k in RECORDS + OPTIONAL_RECORDS if getattr(self, k) is not None)
+
+    @property
+    def nonfinite_layers(self):
+        """``{record: layers}`` (1-based int arrays) where some net's record is inf or NaN."""
+        out = {}
+        for k in self.records:
+            bad = ~np.isfinite(getattr(self, k)).all(axis=0)
+            if bad.any():
+                out[k] = np.flatnonzero(bad) + 1
+        return out
+
+    @property
+    def first_nonfinite_layer(self):
+        """First layer where some record is not finite (an overflow), or None if all are finite."""
+        layers = self.nonfinite_layers
+        return int(min(v[0] for v in layers.values())) if layers else None
+
+    def describe_nonfinite(self):
+        """One line naming the records and layers that are not finite ('' when all are)."""
+        layers = self.nonfinite_layers
+        if not layers:
+            return ""
+        parts = [f"{k} at {v.size} of {self.depth} layers ({_layer_ranges(v)})" for k, v in layers.items()]
+        return (f"the trace is not finite from layer {self.first_nonfinite_layer} "
+                f"({self.dtype} overflow): " + "; ".join(parts))
+
     def record(self, name):
-        """The record ``name`` (one of :data:`RECORDS`), shape ``(n_seeds, depth)``."""
-        if name not in RECORDS:
-            raise ValueError(f"name must be one of {', '.join(RECORDS)}; got {name!r}")
-        return getattr(self, name)
+        """The record ``name`` (one of :attr:`records`), shape ``(n_seeds, depth)``."""
+        if name not in RECORDS + OPTIONAL_RECORDS:
+            raise ValueError(f"name must be one of {', '.join(RECORDS + OPTIONAL_RECORDS)}; got {name!r}")
+        arr = getattr(self, name)
+        if arr is None:
+            raise ValueError(f"this trace has no record {name!r} (simulate with input_correlation=... "
+                             "to record c)")
+        return arr
 
     def seed_mean(self, name):
         """Mean over seeds of record ``name``, per layer."""
-        return self.record(name).mean(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.record(name).mean(axis=0)
 
-    def stderr(self, name):
-        """Monte-Carlo standard error of :meth:`seed_mean`: ``std(ddof=1) / sqrt(n_seeds)``.
+    def seed_rms(self, name):
+        """Root mean square over seeds of record ``name``, per layer: ``sqrt(mean_s record^2)``.
 
-        The nets are independent, so this is the error bar of the seed mean; NaN with a
-        single seed.
+        What the theory predicts for ``grad_w_fro`` (:data:`RECORD_STATISTICS`).
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.sqrt((self.record(name) ** 2).mean(axis=0))
+
+    def stderr(self, name, statistic="mean"):
+        """Monte-Carlo standard error of :meth:`seed_mean` (or :meth:`seed_rms`), per layer.
+
+        ``"mean"``: ``std(ddof=1) / sqrt(n_seeds)``. ``"rms"``: by the delta method,
+        ``std(record^2, ddof=1) / sqrt(n_seeds) / (2 rms)``. The nets are independent, so this is
+        the error bar of the seed statistic. With a single seed there is no spread to estimate
+        it from: the result is NaN (simulate with ``n_seeds >= 2``; the default is 4).
         """
         arr = self.record(name)
+        if statistic not in ("mean", "rms"):
+            raise ValueError(f"statistic must be 'mean' or 'rms'; got {statistic!r}")
         if arr.shape[0] < 2:
             return np.full(arr.shape[1], np.nan)
-        return arr.std(axis=0, ddof=1) / math.sqrt(arr.shape[0])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if statistic == "mean":
+                return arr.std(axis=0, ddof=1) / math.sqrt(arr.shape[0])
+            sq = arr**2
+            return sq.std(axis=0, ddof=1) / math.sqrt(arr.shape[0]) / (2 * np.sqrt(sq.mean(axis=0)))
+
+    def seed_statistic(self, name):
+        """``(value, stderr)`` per layer of the statistic over seeds that the theory predicts.
+
+        The seed mean, except for ``grad_w_fro``, whose prediction is a root mean square
+        (:data:`RECORD_STATISTICS`): comparing it with the seed mean would mix ``E|X|`` with
+        ``sqrt(E X^2)``.
+        """
+        stat = RECORD_STATISTICS[name]
+        value = self.seed_rms(name) if stat == "rms" else self.seed_mean(name)
+        return value, self.stderr(name, stat)
+
+    def gradient_ratio(self):
+        """Lu et al.'s gradient norm ratio ``max_l |dL/dW_l|_F / min_l |dL/dW_l|_F``, one per net.
+
+        Compare with :attr:`~meanfield.trace_theory.TraceTheory.gradient_ratio`; a finite net's ratio also carries its
+        layer-to-layer fluctuation, so it exceeds the prediction where that prediction is near 1.
+        """
+        g = self.grad_w_fro
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return g.max(axis=1) / g.min(axis=1)
 
     def theory(self, method="auto"):
-        """Mean-field prediction of the records (:func:`theory_profile`), cached per method."""
+        """Mean-field prediction of the records (:func:`~meanfield.trace_theory.theory_profile`), cached per method."""
         if method not in self._theory:
             if self.activation is None:
                 raise ValueError(f"activation {self.activation_info.get('name')!r} of this trace "
@@ -294,13 +281,31 @@ class Trace:
             self._theory[method] = theory_profile(
                 self.activation, depth=self.depth, width=p["width"], batch=p["batch"],
                 weight_var=p["weight_var"], weight_mean=p["weight_mean"],
-                centralize_weights=p["centralize_weights"], input_mean=p["input_mean"],
-                input_var=p["input_var"], method=method)
+                bias_var=p.get("bias_var", 0.0), centralize_weights=p["centralize_weights"],
+                input_mean=p["input_mean"], input_var=p["input_var"],
+                input_correlation=p.get("input_correlation"), method=method)
         return self._theory[method]
 
     def zscore(self, name, method="auto"):
-        """``(seed_mean - theory) / stderr`` of record ``name``, per layer (needs 2+ seeds)."""
-        return (self.seed_mean(name) - getattr(self.theory(method), name)) / self.stderr(name)
+        """``(statistic - theory) / stderr`` of record ``name`` per layer (:meth:`seed_statistic`).
+
+        Raises
+        ------
+        ValueError
+            With a single seed (no standard error), or when the theory has no prediction of
+            ``name``.
+        """
+        if self.n_seeds < 2:
+            raise ValueError(f"zscore needs n_seeds >= 2 for a standard error; this trace has "
+                             f"{self.n_seeds} seed")
+        th = self.theory(method)
+        predicted = getattr(th, name)
+        if name == "c" and not th.has_c:
+            raise ValueError(f"the theory has no prediction of {name!r} for this trace "
+                             "(see TraceTheory.c)")
+        value, se = self.seed_statistic(name)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return (value - predicted) / se
 
     # -- export ---------------------------------------------------------------------------------
     def metadata(self):
@@ -312,14 +317,29 @@ class Trace:
                 "provenance": _jsonable(self.provenance)}
 
     def to_dict(self, theory=True):
-        """JSON-friendly dict: metadata, per-layer seed means and standard errors, theory."""
+        """JSON-friendly dict: metadata, per-layer seed statistics, non-finite layers, theory.
+
+        ``simulation[record]`` has ``mean`` and ``stderr`` (of the mean), ``rms`` and
+        ``rms_stderr``, and ``compare``: the statistic the theory predicts
+        (:data:`RECORD_STATISTICS`). Values that are not finite are null; ``nonfinite`` lists
+        the layers per record where that happens (and ``first_nonfinite_layer`` the first), so
+        a null is never silent. ``stderr`` is null everywhere with a single seed.
+        """
         out = self.metadata()
         out["layers"] = self.layers.tolist()
         out["simulation"] = {k: {"mean": _nan_to_none(self.seed_mean(k)),
-                                 "stderr": _nan_to_none(self.stderr(k))} for k in RECORDS}
+                                 "stderr": _nan_to_none(self.stderr(k)),
+                                 "rms": _nan_to_none(self.seed_rms(k)),
+                                 "rms_stderr": _nan_to_none(self.stderr(k, "rms")),
+                                 "compare": RECORD_STATISTICS[k]} for k in self.records}
+        out["first_nonfinite_layer"] = self.first_nonfinite_layer
+        out["nonfinite"] = {k: v.tolist() for k, v in self.nonfinite_layers.items()}
         if theory:
             th = self.theory()
-            out["theory"] = {k: _nan_to_none(getattr(th, k)) for k in RECORDS}
+            out["theory"] = {k: _nan_to_none(getattr(th, k)) for k in self.records
+                             if k != "c" or th.has_c}
+            out["theory"]["stability"] = _nan_to_none(th.stability)
+            out["theory"]["unstable_from"] = th.unstable_from
         return out
 
     def to_xarray(self, theory=False):
@@ -337,29 +357,9 @@ class Trace:
         ImportError
             xarray is not installed (``pip install 'meanfield[io]'``).
         """
-        xr = _import_xarray()
-        data = {k: (("seed", "layer"), getattr(self, k), {"long_name": RECORD_DESCRIPTIONS[k]})
-                for k in RECORDS}
-        coords = {"seed": self.seeds, "layer": self.layers}
-        if self.histograms is not None:
-            coords["hist_layer"] = self.histograms["layers"]
-            for k in ("x", "df"):
-                data[f"{k}_hist"] = (("seed", "hist_layer", "bin"), self.histograms[k])
-                data[f"{k}_hist_edges"] = (("seed", "hist_layer", "bin_edge"),
-                                           self.histograms[f"{k}_edges"])
-        if theory:
-            th = self.theory()
-            for k in RECORDS:
-                data[f"theory_{k}"] = (("layer",), getattr(th, k))
-        attrs = {"meanfield_version": self.provenance["meanfield_version"],
-                 "backend": self.backend, "dtype": self.dtype,
-                 "seeds": self.seeds.copy(),
-                 "activation": str(self.activation_info.get("name")),
-                 "activation_params": json.dumps(self.activation_info.get("params", {}))}
-        for k, v in self.params.items():
-            attrs[k] = int(v) if isinstance(v, bool) else v
-        attrs["metadata"] = json.dumps(self.metadata())
-        return xr.Dataset(data, coords=coords, attrs=attrs)
+        from meanfield.trace_io import trace_to_xarray
+
+        return trace_to_xarray(self, theory=theory)
 
     def save(self, path):
         """Write the trace to ``path`` (``.npz``, or ``.nc`` with xarray), atomically.
@@ -372,27 +372,9 @@ class Trace:
         str
             The path written.
         """
-        path = os.fspath(path)
-        suffix = os.path.splitext(path)[1].lower()
-        if suffix == ".npz":
-            arrays = {k: getattr(self, k) for k in RECORDS}
-            arrays["seeds"] = self.seeds
-            for k, v in (self.histograms or {}).items():
-                arrays[f"hist_{k}"] = v
-            arrays["metadata"] = np.array(json.dumps(self.metadata()))
-            with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-        elif suffix == ".nc":
-            ds = self.to_xarray()
-            ds.attrs["seeds"] = json.dumps([int(s) for s in self.seeds])
-            engine = _netcdf_engine()
-            if engine == "scipy":
-                ds = _netcdf3_safe(ds)
-            with atomic_path(path) as tmp:
-                ds.to_netcdf(tmp, engine=engine)
-        else:
-            raise ValueError(f"path must end with .npz or .nc; got {path!r}")
-        return path
+        from meanfield.trace_io import save_trace
+
+        return save_trace(self, path)
 
     def __repr__(self):
         p = self.params
@@ -401,118 +383,16 @@ class Trace:
                 f"n_seeds={self.n_seeds}, backend={self.backend!r}, dtype={self.dtype!r})")
 
 
-def load_trace(path):
-    """Read a trace written by :meth:`Trace.save` (``.npz`` or ``.nc``).
-
-    The activation is rebuilt from its name and parameters (built-ins and their GPN or
-    affine versions) or, failing that, from its SymPy expression; if neither works the
-    trace loads with ``activation=None``.
-    """
-    path = os.fspath(path)
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["metadata"]))
-            records = {k: z[k] for k in RECORDS}
-            hist = {k[5:]: z[k] for k in z.files if k.startswith("hist_")} or None
-    elif suffix == ".nc":
-        xr = _import_xarray()
-        with xr.open_dataset(path) as ds:
-            ds.load()
-            meta = json.loads(ds.attrs["metadata"])
-            records = {k: ds[k].values for k in RECORDS}
-            hist = None
-            if "x_hist" in ds:
-                hist = {"layers": ds["hist_layer"].values.astype(np.int64)}
-                for k in ("x", "df"):
-                    hist[k] = ds[f"{k}_hist"].values.astype(np.int64)
-                    hist[f"{k}_edges"] = ds[f"{k}_hist_edges"].values
-    else:
-        raise ValueError(f"path must end with .npz or .nc; got {path!r}")
-    if meta.get("format") != _FORMAT:
-        raise ValueError(f"{path} is not a meanfield trace (format {meta.get('format')!r})")
-    info = meta["activation"]
-    provenance = dict(meta.get("provenance", {}))
-    return Trace(records, seeds=meta["seeds"], activation=_rebuild_activation(info),
-                 params=meta["params"], backend=meta["backend"], dtype=meta["dtype"],
-                 histograms=hist, provenance=provenance, activation_info=info)
-
-
-# ------------------------------------------------------------------------------------------------
-# helpers
-
-
-def _rebuild_activation(info):
-    from meanfield.activations import Activation, get_activation
-
-    name, params = info.get("name"), dict(info.get("params") or {})
-    with contextlib.suppress(ValueError):
-        return get_activation(name, **params)
-    base = name[:-4] if name.endswith("-gpn") else None
-    if base and "scale" in params and "shift" in params:
-        scale, shift = params.pop("scale"), params.pop("shift")
-        with contextlib.suppress(ValueError):
-            return get_activation(base, **params).affine(scale, shift, name=name)
-    if info.get("expression"):
-        with contextlib.suppress(ValueError, TypeError, SyntaxError):
-            return Activation.from_expression(info["expression"], name=name)
-    return None
-
-
-def _import_xarray():
-    try:
-        import xarray
-    except ImportError as exc:
-        raise ImportError("Trace.to_xarray() and .nc files need xarray: "
-                          "pip install 'meanfield[io]'") from exc
-    return xarray
-
-
-def _netcdf_engine():
-    for module, engine in (("netCDF4", "netcdf4"), ("h5netcdf", "h5netcdf"),
-                           ("scipy.io", "scipy")):
-        try:
-            __import__(module)
-        except ImportError:
-            continue
-        return engine
-    raise ImportError("writing .nc needs netCDF4, h5netcdf or scipy")  # pragma: no cover
-
-
-def _netcdf3_safe(ds):
-    """NetCDF-3 (SciPy engine) has no int64: coordinates and counts go to int32.
-
-    The exact seeds stay in ``ds.attrs["seeds"]`` (JSON), which :meth:`Trace.save` sets.
-    """
-    ds = ds.copy()
-    seeds = ds["seed"].values
-    if seeds.size and (seeds.max() > np.iinfo(np.int32).max):
-        ds = ds.assign_coords(seed=np.arange(seeds.size, dtype=np.int32))
-    else:
-        ds = ds.assign_coords(seed=seeds.astype(np.int32))
-    ds = ds.assign_coords(layer=ds["layer"].values.astype(np.int32))
-    if "hist_layer" in ds.coords:
-        ds = ds.assign_coords(hist_layer=ds["hist_layer"].values.astype(np.int32))
-    for k in ("x_hist", "df_hist"):
-        if k in ds:
-            ds[k] = ds[k].astype(np.int32)
-    for k, v in list(ds.attrs.items()):
-        if isinstance(v, (np.integer, int)) and not isinstance(v, bool):
-            ds.attrs[k] = np.int32(v) if abs(int(v)) < 2**31 else float(v)
-    return ds
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
-def _nan_to_none(arr):
-    return [None if not math.isfinite(v) else float(v) for v in np.asarray(arr, dtype=float)]
+def _layer_ranges(layers):
+    """``[1, 2, 3, 7]`` -> ``"1-3, 7"``."""
+    out, start, prev = [], None, None
+    for v in (int(x) for x in layers):
+        if start is None:
+            start = prev = v
+        elif v == prev + 1:
+            prev = v
+        else:
+            out.append(f"{start}-{prev}" if prev > start else f"{start}")
+            start = prev = v
+    out.append(f"{start}-{prev}" if prev > start else f"{start}")
+    return ", ".join(out)

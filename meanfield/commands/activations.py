@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from meanfield.activations import _BUILTIN_SPECS, ACTIVATIONS, list_activations
 from meanfield.commands import print_json
 
 __all__ = ["register", "run"]
@@ -16,6 +15,8 @@ def register(subparsers):
 
 
 def _parameters(name):
+    from meanfield.activations import _BUILTIN_SPECS
+
     spec = _BUILTIN_SPECS.get(name)
     if spec is None:
         return {"var": 1.0}
@@ -25,12 +26,21 @@ def _parameters(name):
 
 
 def run(args):
+    from meanfield.activations import ACTIVATIONS, list_activations
+
     rows = [{"name": n, "parameters": _parameters(n), "description": ACTIVATIONS[n]}
             for n in list_activations()]
     if args.json:
         print_json(rows)
         return 0
+    # defaults shown to 6 significant digits (full precision in --json); columns sized to fit
+    cells = []
     for row in rows:
-        ps = ", ".join(f"{k}={'required' if v is None else v}" for k, v in row["parameters"].items())
-        print(f"{row['name']:<9} {('(' + ps + ')') if ps else '':<48} {row['description']}")
+        ps = ", ".join(f"{k}={'required' if v is None else format(v, '.6g')}"
+                       for k, v in row["parameters"].items())
+        cells.append((row["name"], f"({ps})" if ps else "", row["description"]))
+    name_w = max(len(c[0]) for c in cells)
+    param_w = max(len(c[1]) for c in cells)
+    for name, ps, description in cells:
+        print(f"{name:<{name_w}}  {ps:<{param_w}}  {description}")
     return 0

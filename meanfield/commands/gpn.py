@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from meanfield import maps
 from meanfield.commands import activation_from_args, add_activation_arguments, print_json
-from meanfield.engines import METHODS
+from meanfield.commands._choices import METHODS
 
 __all__ = ["register", "run"]
 
@@ -21,6 +20,8 @@ def register(subparsers):
 
 
 def run(args):
+    from meanfield import maps
+
     act = activation_from_args(args)
     a, b = maps.gpn_constants(act, sign=args.sign, method=args.method)
     gpn = act.affine(a, b, name=f"{act.name}-gpn")

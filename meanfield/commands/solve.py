@@ -6,14 +6,16 @@
     meanfield solve FAMILY --eps E [E ...] [--centralized] [--lam L] [--lam-min M]
     meanfield solve --table [--eps E ...] [--lam-min M]       the analogue of Chen et al.'s Table 5
 
-Each takes ``--json`` (machine-readable) and ``--csv PATH`` (tidy rows); several ``--eps`` values
-solve a sweep.
+Each takes ``--json`` (machine-readable, always ``{"columns", "rows", "solutions"}`` whether one
+or several problems were solved) and ``--csv PATH`` (tidy rows); several ``--eps`` values solve a
+sweep. A one-solution JSON flows on: ``meanfield solve sselu --eps 0.03 --json > s.json;
+meanfield check --from s.json``.
 """
 
 from __future__ import annotations
 
 from meanfield.commands import UsageError, print_json
-from meanfield.solver import FAMILIES, TABLE_EPS, SolutionTable, parameter_table, solve
+from meanfield.commands._choices import FAMILIES, TABLE_EPS
 
 __all__ = ["register", "run"]
 
@@ -47,6 +49,8 @@ def register(subparsers):
 
 
 def _result(args):
+    from meanfield.solver import parameter_table, solve
+
     if args.table:
         if args.family is not None:
             raise UsageError("--table takes no FAMILY")
@@ -117,15 +121,18 @@ def _print_solution(sol):
 
 
 def run(args):
+    if args.csv:  # before solving, not after it
+        from meanfield._files import check_writable
+
+        check_writable(args.csv, "--csv")
+    from meanfield.solver import SolutionTable
+
     result = _result(args)
     table = result if isinstance(result, SolutionTable) else SolutionTable([result])
     if args.csv:
         table.to_csv(args.csv)
-    if args.json:
-        if isinstance(result, SolutionTable):
-            print_json({"columns": list(SolutionTable.COLUMNS), "rows": result.rows()})
-        else:
-            print_json(result.to_dict())
+    if args.json:  # one schema for one eps, a sweep or --table: {"columns", "rows", "solutions"}
+        print_json(table.to_dict())
         return 0
     if isinstance(result, SolutionTable):
         _print_table(result)

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from meanfield._validation import check_finite_scalar
+from meanfield._validation import check_finite_scalar, check_real_type
 from meanfield.activations import get_activation
 from meanfield.design._selu_curve import (
     _M0,
@@ -376,6 +376,7 @@ def solve(family, eps=None, *, centralized=False, lam=None, lam_min=1.0, mean=0.
         return _solve_selu(mean, var, omega, tau)
     if eps is None:
         raise ValueError(f"eps is required for family {key!r} (phi(1) = 1 + eps, eps > 0)")
+    check_real_type(eps, "eps")  # "0.03" and True would convert silently
     try:
         eps_arr = np.asarray(eps, dtype=float)
     except (TypeError, ValueError) as exc:

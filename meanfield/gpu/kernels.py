@@ -12,10 +12,13 @@ synchronizes.
   :mod:`meanfield.gpu.codegen`.
 * Activations built from NumPy callables have no template and raise ``ValueError``.
 
-CUDA modules are compiled lazily with ``cupy.RawModule`` (NVRTC; one name expression per
-template instantiation) and cached per device id; CuPy is imported only when a kernel runs,
-so ``import meanfield.gpu`` works without it. :func:`kernel_plan` (pure Python) tells which
-kernel an activation gets.
+CUDA modules are compiled on first use with ``cupy.RawModule`` (NVRTC), one per built-in Op
+(both dtypes) or generated template, and cached per device id. Their kernels are
+``extern "C"`` with fixed names (``mf_forward_SSelu_f32``, ``mfu_backward_f64``), so CuPy
+needs no name expressions and keeps each compiled module in its disk cache
+(``~/.cupy/kernel_cache``, ``CUPY_CACHE_DIR``): a later process loads it instead of
+compiling again. CuPy is imported only when a kernel runs, so ``import meanfield.gpu`` works
+without it. :func:`kernel_plan` (pure Python) tells which kernel an activation gets.
 """
 
 from __future__ import annotations
@@ -31,8 +34,6 @@ import sympy as sp
 from meanfield.activations import Activation, get_activation
 from meanfield.backends import BackendUnavailableError, _import_cupy, check_int
 from meanfield.gpu import codegen
-from meanfield.gpu.codegen import _CTYPES
-from meanfield.gpu.codegen import _KERNEL_KINDS as _KINDS
 
 __all__ = [
     "BLOCK_SIZE",
@@ -42,7 +43,9 @@ __all__ = [
     "activation_derivative",
     "activation_forward",
     "activation_forward_derivative",
-    "builtin_name_expressions",
+    "MAX_BLOCKS",
+    "builtin_entry_name",
+    "builtin_module_source",
     "builtin_source",
     "is_available",
     "kernel_plan",
@@ -50,6 +53,13 @@ __all__ = [
 
 #: Threads per block of every launch (``MF_BLOCK`` in ``common.cu``; a multiple of 32).
 BLOCK_SIZE = 256
+
+#: Largest grid (``blocks=``) a launch accepts: CUDA's limit on ``gridDim.x``.
+MAX_BLOCKS = 2**31 - 1
+
+#: 16-byte packs each thread moves per loop iteration (``mf_unroll`` in ``common.cu``), by
+#: element size: 4 float packs or 2 double packs, 64 bytes per array.
+_PACKS_PER_THREAD = {4: 4, 8: 2}
 
 #: Blocks per SM of the elementwise launches (grid-stride loops cover the rest).
 _BLOCKS_PER_SM_ELEMENTWISE = 32
@@ -91,20 +101,33 @@ _sm_counts = {}  # device id -> multiprocessor count
 # sources and name expressions
 
 
-@functools.cache
-def builtin_name_expressions():
-    """Name expressions of every hand-written kernel instantiation (for ``cupy.RawModule``).
+def builtin_entry_name(kind, op, dtype_name):
+    """Name of a hand-written kernel: ``mf_<kind>_<Op>_<f32|f64>``.
 
-    Returns
-    -------
-    tuple of str
-        E.g. ``"mf_forward<mf::Relu, float>"``; forward, derivative, forward_derivative and
-        backward for every Op and both dtypes, and ``mf_backward_lambda`` for the SELU family.
+    >>> builtin_entry_name("backward_lambda", "mf::SSelu", "float32")
+    'mf_backward_lambda_SSelu_f32'
     """
-    ops = sorted({op for op, _ in _BUILTIN_OPS.values()})
-    names = [f"mf_{kind}<{op}, {c}>" for op in ops for kind in _KINDS for c in _CTYPES.values()]
-    names += [f"mf_backward_lambda<{op}, {c}>" for op in _LAMBDA_OPS for c in _CTYPES.values()]
-    return tuple(names)
+    return f"mf_{kind}_{op.removeprefix('mf::')}_{codegen._SUFFIXES[dtype_name]}"
+
+
+@functools.cache
+def builtin_module_source(op):
+    """The CUDA text of the module of one built-in Op (``"mf::SSelu"``): both dtypes.
+
+    :func:`builtin_source` followed by the ``extern "C"`` entry points of ``op``: forward,
+    derivative, forward_derivative and backward, and backward_lambda for the SELU family.
+    """
+    if op not in _ops():
+        raise ValueError(f"op must be one of the built-in Ops {sorted(_ops())}; got {op!r}")
+    name = op.removeprefix("mf::")
+    text = builtin_source() + f"\nMF_ENTRY_POINTS({name})\n"
+    if op in _LAMBDA_OPS:
+        text += f"MF_LAMBDA_ENTRY_POINTS({name})\n"
+    return text
+
+
+def _ops():
+    return {op for op, _ in _BUILTIN_OPS.values()}
 
 
 @functools.cache
@@ -224,6 +247,8 @@ def kernel_plan(act):
         If ``act`` has no SymPy template (built from NumPy callables), or its template cannot
         be printed as CUDA code.
 
+    Examples
+    --------
     >>> from meanfield import get_activation
     >>> plan = kernel_plan(get_activation("relu").gpn())
     >>> plan.kind, plan.op, round(plan.scale, 6), plan.shift
@@ -285,27 +310,28 @@ def _cupy():
 
 
 def is_available():
-    """Whether CuPy imports and sees at least one CUDA device.
+    """Whether CuPy imports, its CUDA libraries load and it sees at least one CUDA device.
 
     Returns
     -------
     bool
     """
     try:
-        _import_cupy()
+        _import_cupy(libraries=("nvrtc",))  # the kernels need NVRTC alone
     except BackendUnavailableError:  # no CuPy, no driver or no device
         return False
     return True
 
 
-def _module(device_id, key, source, names):
+def _module(device_id, key, source):
     cache_key = (device_id, key)
     with _lock:
         mod = _modules.get(cache_key)
         if mod is None:
             cupy = _cupy()
             with cupy.cuda.Device(device_id):
-                mod = cupy.RawModule(code=source, name_expressions=tuple(names))
+                # no name_expressions: CuPy then keeps the compiled module in its disk cache
+                mod = cupy.RawModule(code=source)
             _modules[cache_key] = mod
     return mod
 
@@ -313,18 +339,16 @@ def _module(device_id, key, source, names):
 def _function(device_id, plan, kind, dtype):
     dtype_name = np.dtype(dtype).name
     if plan.kind == "builtin":
-        key, name = "builtin", f"mf_{kind}<{plan.op}, {_CTYPES[dtype_name]}>"
+        key, name = plan.op, builtin_entry_name(kind, plan.op, dtype_name)
     else:
-        key, name = plan.source.key, plan.source.name_expression(kind, dtype_name)
+        key, name = plan.source.key, plan.source.entry_name(kind, dtype_name)
     fkey = (device_id, key, name)
     with _lock:
         fn = _functions.get(fkey)
         if fn is None:
-            if plan.kind == "builtin":
-                mod = _module(device_id, key, builtin_source(), builtin_name_expressions())
-            else:
-                mod = _module(device_id, key, plan.source.source,
-                              plan.source.name_expressions.values())
+            source = (builtin_module_source(plan.op) if plan.kind == "builtin"
+                      else plan.source.source)
+            mod = _module(device_id, key, source)
             cupy = _cupy()
             with cupy.cuda.Device(device_id):
                 fn = mod.get_function(name)
@@ -341,13 +365,18 @@ def _sm_count(device_id):
 
 
 def _elementwise_grid(n, itemsize, device_id):
-    per_block = BLOCK_SIZE * (16 // itemsize)  # one 16-byte pack per thread per step
+    # each thread moves _PACKS_PER_THREAD 16-byte packs per step
+    per_block = BLOCK_SIZE * (16 // itemsize) * _PACKS_PER_THREAD[itemsize]
     return max(1, min(math.ceil(n / per_block), _BLOCKS_PER_SM_ELEMENTWISE * _sm_count(device_id)))
 
 
 def _reduction_grid(n, device_id, blocks):
     if blocks is not None:
-        return check_int(blocks, "blocks")
+        blocks = check_int(blocks, "blocks")
+        if blocks > MAX_BLOCKS:
+            raise ValueError(f"blocks must be an integer in [1, {MAX_BLOCKS}] (CUDA's grid "
+                             f"limit); got {blocks}")
+        return blocks
     return max(1, min(math.ceil(n / BLOCK_SIZE), _BLOCKS_PER_SM_REDUCTION * _sm_count(device_id)))
 
 
@@ -390,6 +419,20 @@ def _output(cupy, out, x, inputs):
             raise ValueError(f"out partially overlaps {name}; it may be {name} itself "
                              "(in place) or a separate array")
     return out
+
+
+def _accumulator(cupy, lambda_out, x):
+    if lambda_out is None:
+        return cupy.empty((), dtype=np.float64)
+    if (not isinstance(lambda_out, cupy.ndarray) or lambda_out.shape != ()
+            or lambda_out.dtype != np.float64):
+        raise ValueError("lambda_out must be a 0-d float64 cupy.ndarray; got "
+                         f"{getattr(lambda_out, 'shape', None)} "
+                         f"{getattr(lambda_out, 'dtype', type(lambda_out).__name__)}")
+    if lambda_out.device.id != x.device.id:
+        raise ValueError(f"lambda_out is on device {lambda_out.device.id} but x is on device "
+                         f"{x.device.id}")
+    return lambda_out
 
 
 def _scalars(dtype, values):
@@ -546,7 +589,7 @@ def activation_backward(act, x, grad_y, out=None):
     return gx
 
 
-def activation_backward_lambda(act, x, grad_y, out=None, *, blocks=None):
+def activation_backward_lambda(act, x, grad_y, out=None, *, blocks=None, lambda_out=None):
     """Backward pass with a trainable ``lam`` (SELU family): ``(dL/dx, dL/dlam)`` in one kernel.
 
     ``dL/dx = grad_y * f'(x)`` and ``dL/dlam = sum(grad_y * f(x) / lam)`` (for an affine
@@ -564,20 +607,26 @@ def activation_backward_lambda(act, x, grad_y, out=None, *, blocks=None):
     out : cupy.ndarray, optional
         Where to write dL/dx; may be ``x`` or ``grad_y`` itself.
     blocks : int, optional
-        Grid size of the reduction launch (default: 16 blocks per SM, at most one block per
-        256 elements).
+        Grid size of the reduction launch, in ``[1, MAX_BLOCKS]`` (default: 16 blocks per SM,
+        at most one block per 256 elements).
+    lambda_out : cupy.ndarray, optional
+        A 0-d float64 array on ``x``'s device to hold dL/dlam: it is zeroed on the current
+        stream and reused, so a training loop allocates its accumulator once. By default a
+        new one is allocated.
 
     Returns
     -------
     grad_x : cupy.ndarray
         dL/dx.
     grad_lambda : cupy.ndarray
-        0-d float64 array on the device holding dL/dlam (``float()`` it to synchronize).
+        0-d float64 array on the device holding dL/dlam (``lambda_out`` when given;
+        ``float()`` it to synchronize).
 
     Raises
     ------
     ValueError
-        For an activation outside the SELU family, or as :func:`activation_backward`.
+        For an activation outside the SELU family, ``blocks`` out of range, a bad
+        ``lambda_out``, or as :func:`activation_backward`.
     """
     cupy, plan = _prepare(act, x, [("grad_y", grad_y)])
     if not plan.has_lambda:
@@ -587,8 +636,9 @@ def activation_backward_lambda(act, x, grad_y, out=None, *, blocks=None):
     gx = _output(cupy, out, x, [("x", x), ("grad_y", grad_y)])
     n = x.size
     with x.device:
-        acc = cupy.zeros((), dtype=np.float64)
         grid = _reduction_grid(n, x.device.id, blocks)
+        acc = _accumulator(cupy, lambda_out, x)
+        acc.data.memset_async(0, acc.nbytes)  # on the current stream, before the launch
         if n:
             fn = _function(x.device.id, plan, "backward_lambda", x.dtype)
             params = _scalars(x.dtype, plan.params + (plan.scale,))

@@ -25,6 +25,8 @@ WEIGHT_KINDS = ("gaussian", "orthogonal")
 class DenseWeights:
     """A materialized ``n x n`` matrix ``W``: ``forward(x) = W x``, ``backward(d) = W^T d``."""
 
+    bias = None  # the layer's bias vector (n x 1) when bias_var > 0, set by make_weights
+
     def __init__(self, backend, matrix):
         self.backend = backend
         self.matrix = matrix
@@ -45,6 +47,8 @@ class HaarWeights:
     ``forward(x) = scale * Q diag(s) x + shift * 1 (1^T x)`` and ``backward`` its
     transpose, each ``O(n^2)`` per column (LAPACK ``ormqr``).
     """
+
+    bias = None  # the layer's bias vector (n x 1) when bias_var > 0, set by make_weights
 
     def __init__(self, backend, factors, scale, shift):
         self.backend = backend
@@ -75,15 +79,29 @@ class HaarWeights:
 
 
 def make_weights(backend, seed, layer, *, width, weights, weight_var, weight_mean,
-                 centralize_weights, dtype, implicit):
+                 centralize_weights, dtype, implicit, bias_var=0.0):
     """Draw layer ``layer``'s weights of net ``seed`` as an operator (see module docstring).
 
     ``"gaussian"``: entries ``N(weight_mean, weight_var / n)``. ``"orthogonal"``:
     ``sqrt(weight_var) Q + weight_mean`` with ``Q`` Haar. ``centralize_weights``
     subtracts the mean of all entries, ``W - mean(W)`` (Chen et al., Sec. 5, weight
     centralization). ``implicit`` keeps Haar matrices as reflectors (NumPy backend).
+    With ``bias_var > 0`` the operator's ``bias`` is ``b_l ~ N(0, bias_var I_n)``, drawn from the
+    same stream after the weights (so nets that differ only in ``bias_var`` share their weights).
     """
     rng = backend.rng(seed, layer)
+    op = _draw_weights(backend, rng, width=width, weights=weights, weight_var=weight_var,
+                       weight_mean=weight_mean, centralize_weights=centralize_weights, dtype=dtype,
+                       implicit=implicit)
+    if bias_var > 0:
+        b = backend.standard_normal(rng, (width, 1), "float64")
+        b *= math.sqrt(bias_var)
+        op.bias = b.astype(dtype, copy=False)
+    return op
+
+
+def _draw_weights(backend, rng, *, width, weights, weight_var, weight_mean, centralize_weights, dtype,
+                  implicit):
     n = width
     if weights == "gaussian":
         w = backend.gaussian(rng, n, var=weight_var, mean=weight_mean, dtype="float64")
@@ -135,6 +153,8 @@ def layer_weights(seed, layer, *, width, weights="gaussian", weight_var=1.0, wei
     ndarray, shape (width, width)
         NumPy array (copied from the device for ``backend="cupy"``).
 
+    Examples
+    --------
     >>> W = layer_weights(0, 1, width=4, weights="orthogonal")
     >>> bool(np.allclose(W @ W.T, np.eye(4)))
     True

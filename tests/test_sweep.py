@@ -1,0 +1,341 @@
+"""meanfield.sweep on a real dask.distributed LocalCluster (2 worker processes on loopback).
+
+Every numerical check is exact: a sweep task runs the same ``simulate`` call with the same
+seed in another process, so its records must equal the serial call bit for bit (compared as
+bytes, which also distinguishes -0.0 and NaN payloads). One cluster serves the module (its
+start costs seconds); every sweep has a timeout, and the fixture checks that no worker
+process outlives the module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")
+xr = pytest.importorskip("xarray")
+zarr = pytest.importorskip("zarr")
+psutil = pytest.importorskip("psutil")
+
+import meanfield as mf  # noqa: E402
+from meanfield.sweeps import SweepError, load_sweep  # noqa: E402
+from meanfield.trace import RECORDS  # noqa: E402
+
+#: seconds any one sweep in these tests may take before it fails instead of hanging
+SWEEP_TIMEOUT_S = 120
+TINY = {"depth": 4, "batch": 3, "backend": "numpy"}
+
+
+def _children():
+    """Live child processes, less multiprocessing's resource tracker (it lives as long as we do)."""
+    out = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline()):
+                out.append(p)
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+def _wait_no_children(before, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = [p for p in _children() if p.pid not in before]
+        if not left:
+            return []
+        time.sleep(0.2)
+    return left
+
+
+@pytest.fixture(scope="module")
+def client():
+    before = {p.pid for p in _children()}
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=None,
+                                       silence_logs=logging.CRITICAL)
+    dask_client = distributed.Client(cluster, timeout=60)
+    dask_client.run(__import__, "meanfield.sweeps._tasks")  # warm both workers up
+    yield dask_client
+    dask_client.close(timeout=30)
+    cluster.close(timeout=30)
+    assert _wait_no_children(before) == [], "worker processes outlived the cluster"
+
+
+def _bits(a):
+    return np.ascontiguousarray(a, dtype=np.float64).tobytes()
+
+
+def _assert_case_equals_simulate(ds, act, sel, **kwargs):
+    """Every seed of case ``sel`` equals simulate(act, seed=net_seed, **kwargs) bit for bit."""
+    case = ds.sel(sel)
+    depth = kwargs["depth"]
+    for s in case.seed.values:
+        seed = int(case.net_seed.sel(seed=s))
+        trace = mf.simulate(act, seed=seed, **kwargs)
+        for k in RECORDS:
+            got = case[k].sel(seed=s).values[:depth]
+            assert _bits(got) == _bits(trace.record(k)[0]), (sel, int(s), k)
+    theory = trace.theory()
+    for k in RECORDS:
+        assert _bits(case[f"theory_{k}"].values[:depth]) == _bits(getattr(theory, k)), (sel, k)
+
+
+def test_results_equal_serial_simulate_bit_for_bit(client):
+    # activations whose theory is quick to derive (SELU's closed forms cost seconds per process)
+    expression = {"expression": "tanh(x) + x/4", "label": "tanh+x/4"}
+    grid = {"activation": ["tanh", "tanh-gpn", expression], "width": [8, 13],
+            "weights": ["gaussian", "orthogonal"]}
+    ds = mf.sweep(grid, n_seeds=2, seed=7, client=client, progress=False, timeout=SWEEP_TIMEOUT_S,
+                  **TINY)
+    assert ds.q.dims == ("activation", "width", "weights", "seed", "layer")
+    assert ds.sizes == {"activation": 3, "width": 2, "weights": 2, "seed": 2, "layer": 4}
+    assert bool(ds.done.all())
+    assert ds.attrs["tasks_computed"] == 24 and ds.attrs["tasks_reused"] == 0
+    # shared seeds: net s of every case has seed 7 + s
+    assert (ds.net_seed.values == 7 + np.arange(2)).all()
+    direct = {"tanh": mf.get_activation("tanh"), "tanh-gpn": mf.get_activation("tanh").gpn(),
+              "tanh+x/4": mf.Activation.from_expression("tanh(x) + x/4")}
+    for label, act in direct.items():
+        for width in (8, 13):
+            for weights in ("gaussian", "orthogonal"):
+                _assert_case_equals_simulate(ds, act, {"activation": label, "width": width,
+                                                       "weights": weights},
+                                             width=width, weights=weights, **TINY)
+    for k in ("meanfield_version", "numpy_version", "dask_version", "grid", "sweep_config"):
+        assert k in ds.attrs
+
+
+def test_independent_seeds_are_per_case_and_reproducible(client):
+    grid = {"activation": ["relu", "tanh"], "width": [6]}
+    ds = mf.sweep(grid, n_seeds=3, seed=1, shared_seeds=False, client=client, progress=False,
+                  timeout=SWEEP_TIMEOUT_S, **TINY)
+    seeds = ds.net_seed.values.ravel()
+    assert len(set(seeds.tolist())) == seeds.size  # every (case, seed) its own seed
+    again = mf.sweep(grid, n_seeds=3, seed=1, shared_seeds=False, client=client, progress=False,
+                     timeout=SWEEP_TIMEOUT_S, **TINY)
+    assert (again.net_seed.values == ds.net_seed.values).all()
+    _assert_case_equals_simulate(ds, mf.get_activation("tanh"), {"activation": "tanh", "width": 6},
+                                 width=6, **TINY)
+
+
+def test_eps_grid_uses_the_solver_activation(client):
+    ds = mf.sweep({"activation": ["dselu"], "eps": [0.03, 0.06]}, width=8, n_seeds=1,
+                  client=client, progress=False, timeout=SWEEP_TIMEOUT_S, **TINY)
+    assert ds.q.dims == ("activation", "eps", "seed", "layer")
+    for eps in (0.03, 0.06):
+        act = mf.solve("dselu", eps).activation
+        _assert_case_equals_simulate(ds, act, {"activation": "dselu", "eps": eps}, width=8, **TINY)
+
+
+def test_depth_grid_pads_shallower_cases_with_nan(client):
+    ds = mf.sweep({"depth": [2, 5]}, activation="tanh", width=6, n_seeds=1, client=client,
+                  progress=False, timeout=SWEEP_TIMEOUT_S, batch=2, backend="numpy")
+    assert ds.sizes["layer"] == 5
+    assert np.isnan(ds.q.sel(depth=2).values[0, 2:]).all()
+    assert np.isfinite(ds.q.sel(depth=5).values).all()
+
+
+def test_failing_task_is_reported_with_its_case_and_others_kept(client, tmp_path):
+    out = tmp_path / "fail.zarr"
+    with pytest.raises(SweepError, match="weight_var") as info:
+        mf.sweep({"weight_var": [1.0, -1.0], "width": [8]}, activation="tanh", n_seeds=2,
+                 client=client, out=out, progress=False, timeout=SWEEP_TIMEOUT_S, **TINY)
+    err = info.value
+    assert len(err.failures) == 2
+    assert all(f["case"] == {"weight_var": -1.0, "width": 8} for f in err.failures)
+    assert all("ValueError" in f["error"] and "weight_var" in f["error"] for f in err.failures)
+    for ds in (err.dataset, load_sweep(out)):
+        assert bool(ds.done.sel(weight_var=1.0).all()) and not bool(ds.done.sel(weight_var=-1.0).any())
+        assert np.isnan(ds.q.sel(weight_var=-1.0).values).all()
+        _assert_case_equals_simulate(ds, mf.get_activation("tanh"), {"weight_var": 1.0, "width": 8},
+                                     weight_var=1.0, width=8, **TINY)
+
+
+@pytest.mark.parametrize("suffix", [".zarr", ".nc"])
+def test_interrupted_sweep_resumes_computing_only_missing_tasks(client, tmp_path, monkeypatch,
+                                                                suffix):
+    if suffix == ".nc":
+        pytest.importorskip("netCDF4")
+    from meanfield.sweeps import _run, _store
+
+    out = tmp_path / f"resume{suffix}"
+    grid = {"activation": ["tanh", "relu"], "width": [5, 7, 9]}
+    kwargs = dict(n_seeds=2, client=client, out=out, progress=False, timeout=SWEEP_TIMEOUT_S, **TINY)
+    original_add = _store.Results.add
+    calls = []
+
+    def add_then_interrupt(self, task, result):  # Ctrl-C after the 5th result arrived
+        original_add(self, task, result)
+        calls.append(task)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_store.Results, "add", add_then_interrupt)
+    monkeypatch.setattr(_run, "CHECKPOINT_SECONDS", 1e9)  # only the final checkpoint writes
+    with pytest.raises(KeyboardInterrupt):
+        mf.sweep(grid, **kwargs)
+    monkeypatch.setattr(_store.Results, "add", original_add)
+    partial = load_sweep(out)
+    assert int(partial.done.sum()) == 5  # the checkpoint on the way out kept them
+    # mark the stored results: a rerun that recomputed them would overwrite the sentinel
+    stored = [(t["case"], t["seed_index"]) for t in calls]
+    sentinel = 12345.0
+    _overwrite_q(out, partial, stored, sentinel)
+    ds = mf.sweep(grid, **kwargs)
+    assert ds.attrs["tasks_reused"] == 5 and ds.attrs["tasks_computed"] == 12 - 5
+    assert bool(ds.done.all())
+    labels, widths = ("tanh", "relu"), (5, 7, 9)
+    for c in range(6):
+        label, width = labels[c // 3], widths[c % 3]
+        for s in range(2):
+            case = ds.sel(activation=label, width=width, seed=s)
+            if (c, s) in stored:
+                assert (case.q.values == sentinel).all()  # reused, not recomputed
+                continue
+            trace = mf.simulate(label, seed=int(case.net_seed), width=width, **TINY)
+            for k in RECORDS:
+                assert _bits(case[k].values) == _bits(trace.record(k)[0]), (label, width, s, k)
+    on_disk = load_sweep(out)
+    assert bool(on_disk.done.all())
+    np.testing.assert_array_equal(on_disk.q.values, ds.q.values)
+
+
+def _overwrite_q(out, ds, stored, value):
+    shape = ds.done.shape[:-1]
+    if str(out).endswith(".zarr"):
+        group = zarr.open_group(str(out), mode="r+")
+        for c, s in stored:
+            idx = np.unravel_index(c, shape)
+            group["q"][(*idx, s)] = np.full(ds.sizes["layer"], value)
+    else:
+        q = ds.q.values.copy()
+        for c, s in stored:
+            q[(*np.unravel_index(c, shape), s)] = value
+        ds = ds.assign(q=(ds.q.dims, q, ds.q.attrs))
+        ds.to_netcdf(str(out) + ".tmp")
+        os.replace(str(out) + ".tmp", out)
+
+
+def test_resume_refuses_a_different_sweep(client, tmp_path):
+    out = tmp_path / "one.zarr"
+    mf.sweep({"width": [4]}, activation="relu", n_seeds=1, client=client, out=out, progress=False,
+             timeout=SWEEP_TIMEOUT_S, **TINY)
+    with pytest.raises(ValueError, match=r"different sweep.*grid"):
+        mf.sweep({"width": [4, 5]}, activation="relu", n_seeds=1, client=client, out=out,
+                 progress=False, timeout=SWEEP_TIMEOUT_S, **TINY)
+    again = mf.sweep({"width": [4]}, activation="relu", n_seeds=1, client=client, out=out,
+                     progress=False, timeout=SWEEP_TIMEOUT_S, **TINY)
+    assert again.attrs["tasks_computed"] == 0 and again.attrs["tasks_reused"] == 1
+
+
+@pytest.mark.slow
+def test_killed_worker_mid_sweep_still_completes_every_case(client):
+    """os._exit in one worker while it runs a task: the scheduler reruns its tasks elsewhere."""
+    grid = {"activation": ["tanh", "relu"], "width": [64, 80, 96], "weight_var": [1.0, 1.5]}
+    kwargs = dict(depth=30, batch=8, backend="numpy")
+    killed = {}
+
+    def kill_one_busy_worker():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            for worker, keys in client.processing().items():
+                if any("meanfield-sweep" in str(k) for k in keys):
+                    killed["worker"], killed["keys"] = worker, list(keys)
+                    client.run(os._exit, 1, workers=[worker], on_error="ignore")
+                    return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_one_busy_worker, daemon=True)
+    killer.start()
+    ds = mf.sweep(grid, n_seeds=2, client=client, progress=False, timeout=SWEEP_TIMEOUT_S, **kwargs)
+    killer.join(timeout=5)
+    assert killed, "no worker was killed: the sweep finished before the killer saw a task"
+    assert bool(ds.done.all()) and ds.attrs["tasks_computed"] == 24
+    for label in ("tanh", "relu"):
+        for width in (64, 80, 96):
+            for wv in (1.0, 1.5):
+                _assert_case_equals_simulate(ds, mf.get_activation(label),
+                                             {"activation": label, "width": width, "weight_var": wv},
+                                             width=width, weight_var=wv, **kwargs)
+    # the process really died: the nanny restarts it at a new address
+    assert killed["worker"] not in client.scheduler_info()["workers"]
+
+
+def test_scheduler_address_string_is_used(client, capsys):
+    ds = mf.sweep({"width": [4]}, activation="relu", n_seeds=1, client=client.scheduler.address,
+                  progress=True, timeout=SWEEP_TIMEOUT_S, **TINY)
+    assert bool(ds.done.all())
+    assert "Dask scheduler" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_default_local_cluster_starts_prints_and_shuts_down(capfd):
+    before = {p.pid for p in _children()}
+    ds = mf.sweep({"activation": ["tanh", "tanh-gpn"]}, width=6, n_seeds=2, n_workers=2,
+                  progress=True, timeout=SWEEP_TIMEOUT_S, **TINY)
+    assert bool(ds.done.all())
+    err = capfd.readouterr().err
+    assert "local Dask cluster, 2 worker processes x 1 thread; dashboard:" in err
+    assert "meanfield sweep" in err  # the progress bar
+    assert _wait_no_children(before) == [], "the local cluster's workers outlived the sweep"
+    _assert_case_equals_simulate(ds, mf.get_activation("tanh").gpn(), {"activation": "tanh-gpn"},
+                                 width=6, **TINY)
+
+
+def test_cli_runs_a_config_on_a_scheduler_and_resumes(client, tmp_path, capsys):
+    from meanfield.cli import main
+
+    config = tmp_path / "study.toml"
+    config.write_text('[sweep]\ndepth = 4\nbatch = 3\nbackend = "numpy"\nn_seeds = 2\n'
+                      'out = "study.nc"\n[grid]\nactivation = ["tanh", "tanh-gpn"]\n'
+                      'width = [5, 7]\n', encoding="utf-8")
+    out = tmp_path / "study.zarr"
+    argv = ["sweep", str(config), "--scheduler", client.scheduler.address, "--out", str(out),
+            "--no-progress"]
+    assert main(argv) == 0
+    assert "8 tasks computed, 0 reused, 0 failed" in capsys.readouterr().out
+    assert main([*argv, "--json"]) == 0
+    import json
+
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["tasks_computed"] == 0 and summary["tasks_reused"] == 8
+    assert summary["dims"] == {"activation": 2, "width": 2, "seed": 2, "layer": 4}
+    ds = load_sweep(out)
+    _assert_case_equals_simulate(ds, mf.get_activation("tanh").gpn(),
+                                 {"activation": "tanh-gpn", "width": 7}, width=7, **TINY)
+
+
+def test_cli_reports_failed_tasks_with_exit_1(client, tmp_path, capsys):
+    from meanfield.cli import main
+
+    config = tmp_path / "bad.toml"
+    config.write_text('[sweep]\ndepth = 2\nwidth = 4\nactivation = "relu"\nbackend = "numpy"\n'
+                      '[grid]\nweight_var = [1.0, -2.0]\n', encoding="utf-8")
+    status = main(["sweep", str(config), "--scheduler", client.scheduler.address,
+                   "--out", str(tmp_path / "bad.zarr"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.count("\n") == 1 and "weight_var=-2.0" in err and "1 of 2 sweep tasks failed" in err
+
+
+def test_report_figure_from_a_stored_sweep(client, tmp_path):
+    from meanfield.report import ReportContext
+    from meanfield.report.sweep import gradient_ratio, lu_width_sweep
+
+    out = tmp_path / "lu.zarr"
+    ds = mf.sweep({"activation": ["tanh-gpn", "selu"], "width": [8, 32]}, depth=12, n_seeds=2,
+                  batch=2, weights="orthogonal", backend="numpy", client=client, out=out,
+                  progress=False, timeout=SWEEP_TIMEOUT_S)
+    (tmp_path / "figs").mkdir()
+    claims = lu_width_sweep(ReportContext(tmp_path / "figs"), result=str(out))
+    assert (tmp_path / "figs" / "lu_width_sweep.png").exists()
+    assert len(claims) == 1 and "tanh-gpn" in claims[0].measured
+    # the ratio is max/min over layers of each net's |dE/dW_l|_F
+    g = ds.grad_w_fro.sel(activation="selu", width=8, seed=1).values
+    assert float(gradient_ratio(ds).sel(activation="selu", width=8, seed=1)) == g.max() / g.min()
