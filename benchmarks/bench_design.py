@@ -91,8 +91,8 @@ def mp_residuals(method, name, params, depth):
     import sympy as sp
 
     from meanfield import maps
+    from meanfield.activation_design import lrelu_c_map, transformed_activation
     from meanfield.activations import Activation, get_activation
-    from meanfield.design import lrelu_c_map, transformed_activation
     from meanfield.engines import ENGINES
     from meanfield.expressions import X
 
@@ -121,7 +121,8 @@ def mp_residuals(method, name, params, depth):
 
 
 def meanfield_cold(method, name, depth):
-    code = ("import time; from meanfield.design import dks_transform, tat_transform; t = time.perf_counter(); "
+    code = ("import time; from meanfield.activation_design import dks_transform, tat_transform; "
+            "t = time.perf_counter(); "
             f"fn = {'dks_transform' if method == 'DKS' else 'tat_transform'}; "
             f"fn({name!r}, {depth}); print(time.perf_counter() - t)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
@@ -141,7 +142,7 @@ def main(argv=None):
     import sympy
 
     import meanfield
-    from meanfield.design import dks_transform, tat_transform
+    from meanfield.activation_design import dks_transform, tat_transform
 
     cases = [("DKS", "softplus"), ("TAT", "softplus")] if args.quick else CASES
     reps = 2 if args.quick else args.reps

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield.design import (
+from meanfield.activation_design import (
     DesignError,
     design,
     dks_transform,
@@ -249,8 +249,8 @@ def test_design_conditions_against_meanfield_maps():
 
 def test_design_gradients_are_exact():
     # the Jacobian used by Newton against a central difference (step 1e-6: error ~1e-10 relative)
-    from meanfield.design._families import AffineFamily
-    from meanfield.design.core import _Problem
+    from meanfield.activation_design._families import AffineFamily
+    from meanfield.activation_design.core import _Problem
 
     fam = AffineFamily(mf.get_activation("softplus"))
     prob = _Problem(fam, ("input_scale", "input_shift", "output_shift", "output_scale"),

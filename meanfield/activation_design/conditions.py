@@ -37,7 +37,7 @@ import math
 
 import numpy as np
 
-from meanfield.design._rule import gauss_rule
+from meanfield.activation_design._rule import gauss_rule
 
 __all__ = ["CONDITIONS", "Condition", "Evaluator", "parse_condition"]
 

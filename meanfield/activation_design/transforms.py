@@ -7,7 +7,7 @@ normalization layers using Deep Kernel Shaping", Sec. 4-5; Zhang et al. 2022, "D
 without shortcuts: shaping the kernel with tailored rectifiers", Sec. 4). For an MLP of ``depth``
 identical layers the network's C map is the local C map composed ``depth`` times, so with
 ``C(1) = 1`` its slope at 1 is ``C'(1)^depth`` and, when ``C'(1) = 1``, its curvature at 1 is
-``depth * C''(1)`` (chain rule). The local conditions (see :mod:`meanfield.design.conditions`):
+``depth * C''(1)`` (chain rule). The local conditions (see :mod:`meanfield.activation_design.conditions`):
 
 =========================  ===========================================================
 DKS (smooth ``f``)         ``Q(1) = 1``, ``C(0) = 0`` (i.e. ``E g = 0``), ``Q'(1) = q_slope``,
@@ -20,7 +20,7 @@ DKS (ReLU)                 dks's special case: ``input_shift = +-1`` fixed, ``Q'
 
 At ``Q(1) = 1`` the local ``C'(1) = E[g'(z)^2] = phi(1)``: DKS's slope is Chen et al.'s ``1 + eps``.
 
-The system is solved by :func:`meanfield.design.design`'s Newton method with exact Jacobians, from
+The system is solved by :func:`meanfield.activation_design.design`'s Newton method with exact Jacobians, from
 dks's own starting points (``input_scale`` in (1, 0.1), ``input_shift`` (and TAT's
 ``output_shift``) in (0, 1, -1), the output parameters completed as dks does), so the same root is
 found; like dks, TAT rejects roots with ``input_scale * output_scale >= 2``.
@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from meanfield.activation_design._families import AFFINE_NAMES, AffineFamily, transformed_activation
+from meanfield.activation_design.conditions import Evaluator, parse_condition
+from meanfield.activation_design.core import DESIGN_TOL, DesignError, _Problem, _solve_square
 from meanfield.activations import Activation, get_activation
-from meanfield.design._families import AFFINE_NAMES, AffineFamily, transformed_activation
-from meanfield.design.conditions import Evaluator, parse_condition
-from meanfield.design.core import DESIGN_TOL, DesignError, _Problem, _solve_square
 
 __all__ = ["Transform", "dks_transform", "lrelu_c_map", "tat_transform"]
 
@@ -135,7 +135,7 @@ def _solve(base, conditions, starts_spec, shifts_given, accept, fixed=None):
     unknowns = AFFINE_NAMES if fixed is None else tuple(n for n in AFFINE_NAMES if n not in fixed)
     problem = _Problem(family, unknowns, conditions, None, None)
     if problem.order >= 2:
-        from meanfield.design.core import _check_smooth_derivative
+        from meanfield.activation_design.core import _check_smooth_derivative
 
         _check_smooth_derivative(family, {**family.values})
     base_theta = {**family.values, **(fixed or {})}
