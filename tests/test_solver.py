@@ -28,7 +28,7 @@ from scipy import optimize
 
 from meanfield import maps
 from meanfield.activation_design import _selu_curve as selu_curve
-from meanfield.activation_design import solution as solution_module
+from meanfield.activation_design import _solution as solution_module
 from meanfield.activations import SELU_ALPHA, SELU_LAMBDA, get_activation
 from meanfield.cli import main
 from meanfield.engines.closed import family_moments

@@ -9,10 +9,10 @@
 """
 
 from meanfield.activation_design._families import AFFINE_NAMES, AffineFamily, SymbolicFamily, transformed_activation
+from meanfield.activation_design._selu import parameter_table, selu_problem, solve
+from meanfield.activation_design._solution import Solution, SolutionTable, SolverError
 from meanfield.activation_design.conditions import CONDITIONS, parse_condition
 from meanfield.activation_design.core import DESIGN_TOL, DesignError, DesignResult, design
-from meanfield.activation_design.selu import parameter_table, selu_problem, solve
-from meanfield.activation_design.solution import Solution, SolutionTable, SolverError
 from meanfield.activation_design.transforms import Transform, dks_transform, lrelu_c_map, tat_transform
 
 __all__ = [

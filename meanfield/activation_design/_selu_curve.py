@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from meanfield.activation_design.solution import _equations
+from meanfield.activation_design._solution import _equations
 from meanfield.activations import get_activation
 from meanfield.engines.closed import family_moments
 

@@ -24,7 +24,7 @@ from meanfield.activation_design._selu_curve import (
     _polish_free_lam,
     _q_range_text,
 )
-from meanfield.activation_design.solution import (
+from meanfield.activation_design._solution import (
     SolutionTable,
     SolverError,
     _equations,
