@@ -307,9 +307,9 @@ def run_cli(capsys, *argv):
 
 def test_cli_single_solution_json_matches_api(capsys):
     code, out, _ = run_cli(capsys, "solve", "sselu", "--eps", "0.03", "--json")
-    data = json.loads(out)
-    assert code == 0 and data["params"] == solve("sselu", 0.03).params
-    assert data["constraint_active"] is True
+    data = json.loads(out)  # one schema for every solve: columns, rows, solutions
+    assert code == 0 and data["solutions"][0]["params"] == solve("sselu", 0.03).params
+    assert data["solutions"][0]["constraint_active"] is True and len(data["rows"]) == 1
 
 
 def test_cli_table(capsys, tmp_path, table):
