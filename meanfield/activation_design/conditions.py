@@ -140,7 +140,7 @@ def parse_condition(text):
 class Evaluator:
     """Moments of one family at one parameter point, with gradients in the unknowns.
 
-    ``moments(mean, var)`` integrates once per (mean, var) with :func:`gauss_rule` and caches.
+    ``moments(mean, var)`` integrates once per (mean, var) with ``gauss_rule`` (``_rule.py``) and caches.
     Each moment is ``(value, gradient)`` with ``gradient`` an array over the unknowns.
     """
 

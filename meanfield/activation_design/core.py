@@ -232,7 +232,7 @@ def design(act, unknowns, conditions, objective=None, bounds=None, start=None, *
         An :class:`~meanfield.activations.Activation` with a SymPy template (built-in or
         :meth:`~meanfield.activations.Activation.from_expression`), a built-in name, a SymPy
         expression string in ``x`` (its other symbols are parameters, valued by ``start``), or a
-        family such as :class:`~meanfield.activation_design.AffineFamily` (DKS/TAT's affine transform).
+        family such as ``AffineFamily`` (DKS/TAT's affine transform, ``meanfield.activation_design``).
     unknowns : sequence of str
         The parameters to solve for; the others keep their values.
     conditions : dict

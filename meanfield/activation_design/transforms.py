@@ -20,7 +20,7 @@ DKS (ReLU)                 dks's special case: ``input_shift = +-1`` fixed, ``Q'
 
 At ``Q(1) = 1`` the local ``C'(1) = E[g'(z)^2] = phi(1)``: DKS's slope is Chen et al.'s ``1 + eps``.
 
-The system is solved by :func:`meanfield.activation_design.design`'s Newton method with exact Jacobians, from
+The system is solved by :func:`~meanfield.activation_design.core.design`'s Newton method with exact Jacobians, from
 dks's own starting points (``input_scale`` in (1, 0.1), ``input_shift`` (and TAT's
 ``output_shift``) in (0, 1, -1), the output parameters completed as dks does), so the same root is
 found; like dks, TAT rejects roots with ``input_scale * output_scale >= 2``.
