@@ -279,7 +279,7 @@ def test_design_gradients_are_exact():
     ({"conditions": {"phi(__import__('os'))": 1.0, "second_moment(1)": 1.0}}, "arguments must be numbers"),
     ({"conditions": {"phi(1)": 1.03}}, "1 equality conditions for 2 unknowns"),
     ({"conditions": {"phi(1)": "a", "second_moment(1)": 1.0}}, "must be a real number"),
-    ({"conditions": {"c_map(0.5)": 0.5, "second_moment(1)": 1.0}}, "needs the two-input engine"),
+    ({"conditions": {"c_curvature(0.5)": 0.5, "second_moment(1)": 1.0}}, "available at c = 0 and c = 1"),
     ({"start": {"lamb": 1.0}}, r"no parameter\(s\) \['lamb'\]"),
     ({"bounds": {"beta": (0, 1)}}, "not unknowns"),
 ])
@@ -295,6 +295,15 @@ def test_design_infeasible_reports_closest_residuals():
     with pytest.raises(DesignError, match=r"closest point found: lam=.* with residuals phi\(1\) - 1.3 = "):
         design("dselu", ["lam", "alpha"], {"phi(1)": 1.3, "second_moment(1)": 1.0}, start={"lam": 1, "alpha": 1.5},
                n_starts=3)
+
+
+def test_two_input_conditions_through_the_covariance_engine():
+    # leaky ReLU's C map is the arc-cosine kernel (tested against mpmath above): invert it for the slope
+    res = design("lrelu", ["slope"], {"c_map(0.5)": float(lrelu_c_map(0.5, 0.3))}, start={"slope": 0.1})
+    assert res.params["slope"] == pytest.approx(0.3, abs=1e-12)
+    # C'(-1/2) = ((1 - s)^2 / 3 + 2 s) / (1 + s^2) = 1/2  <=>  s^2 - 8 s + 1 = 0: s = 4 - sqrt(15) exactly
+    res = design("lrelu", ["slope"], {"c_slope(-0.5)": 0.5}, start={"slope": 0.1})
+    assert res.params["slope"] == pytest.approx(4 - math.sqrt(15), abs=1e-12)
 
 
 def test_curvature_of_a_kinked_derivative_is_refused():

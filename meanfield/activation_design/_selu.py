@@ -1,8 +1,9 @@
 """The SELU-family front end :func:`solve` and :func:`parameter_table` (DESIGN.md, section Solver).
 
 The mathematics (reduction to one variable, why the optimum is global, several roots) is in the
-docstring of :mod:`meanfield.solver`; the same problems written as :func:`meanfield.design <meanfield.activation_design.core.design>`
-problems come from :func:`selu_problem`.
+docstring of :mod:`meanfield.solver`; the same problems written as
+:func:`meanfield.design <meanfield.activation_design.core.design>` problems come from
+:func:`selu_problem`.
 """
 
 from __future__ import annotations
@@ -424,7 +425,7 @@ def parameter_table(eps=TABLE_EPS, *, lam_min=1.0):
 
 def selu_problem(family, eps=None, *, centralized=False, lam=None, lam_min=1.0, mean=0.0, var=1.0, omega=0.0,
                  tau=1.0):
-    """The problem :func:`solve` solves, as keyword arguments of :func:`meanfield.design <meanfield.activation_design.core.design>`.
+    """The problem :func:`solve` solves, as keyword arguments of :func:`~meanfield.activation_design.core.design`.
 
     ``design(**selu_problem(...))`` states the same conditions in the general engine (quadrature
     with exact gradients, multi-start); :func:`solve` solves them through the one-dimensional
