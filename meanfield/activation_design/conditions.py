@@ -28,7 +28,7 @@ name                        value                                            sou
 
 At ``Q(1) = 1`` the local ``C'(1) = E[f'(z)^2] = phi(1)``: DKS's slope is Chen et al.'s ``1 + eps``.
 ``c_map``, ``c_slope``, ``correlation_map`` and ``covariance`` at ``0 < |c| < 1`` go through the
-two-input engine (:func:`meanfield.covariance`, :func:`meanfield.derivative_covariance`): value exact,
+two-input engine (``meanfield.covariance``, ``meanfield.derivative_covariance``): value exact,
 gradient a central difference; ``c_curvature`` is available at ``c = 0`` and ``c = 1``.
 """
 
@@ -239,7 +239,7 @@ class Evaluator:
 
 
     def _two_input_value(self, cond):
-        """Conditions at 0 < |c| < 1 through :func:`meanfield.covariance` / ``derivative_covariance``.
+        """Conditions at 0 < |c| < 1 through ``meanfield.covariance`` / ``derivative_covariance``.
 
         The gradient in the unknowns is a central difference (step ``TWO_INPUT_STEP`` relative, error
         ~1e-10 relative): it only steers Newton; the value itself is the engine's, exact to ~1e-13.
