@@ -13,8 +13,11 @@ power is built only if its result stays below ``10**MAX_NUMBER_DIGITS`` (``9**9*
 would take minutes and gigabytes); a power of an expression in ``x`` has an exponent
 of at most :data:`MAX_EXPONENT` and the polynomial degree of the whole expression is at
 most :data:`MAX_DEGREE` (``(x+1)**200``, ``x**(10**10)`` would expand or integrate
-term by term forever); and the derivative is taken within :data:`DERIVATION_SECONDS`
-(:func:`time_budget`). Each limit is refused with a ValueError naming it.
+term by term forever); non-smooth constructs nest at most :data:`MAX_PIECEWISE_NESTING`
+deep and ``Piecewise`` conditions are polynomial in ``x`` (their roots are the kinks); and
+building and differentiating take at most :data:`DERIVATION_SECONDS` (:func:`time_budget`,
+also applied to the kinks and to each closed-form derivation). Each limit is refused with a
+ValueError naming it.
 
 >>> parse_activation_expression("x*tanh(x)")
 x*tanh(x)

@@ -16,6 +16,7 @@ Throughout, ``z ~ N(0, 1)`` and ``x ~ N(0, q)``.
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 
 import numpy as np
@@ -60,11 +61,16 @@ def _dtypes(*values):
     return [v.dtype for v in values if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
 
 
-#: Values per engine call: the engines' (values x nodes) temporaries then stay below ~1 MB per
-#: chunk, so memory stays bounded (issue 15: 1.8 kB per value on 1e6 scattered pairs before)
-#: and a fresh process does not page-fault its way through one huge temporary (issue 18).
-CHUNK_VALUES = 4096
+#: Values per engine call. Memory stays bounded (issue 15: the quadrature's (values x nodes)
+#: temporaries took 1.8 kB per value on 1e6 scattered pairs before), and the closed engine's
+#: per-value temporaries (125 kB) stay below glibc's mmap threshold (128 KiB), so they are
+#: reused from the heap instead of being mapped and page-faulted on every call (issue 18: a
+#: fresh process was 2-4x slower than a warm one).
+CHUNK_VALUES = {"closed": 16000, "quadrature": 4096, "mpmath": 4096}
 
+
+#: the mean of x ~ N(0, q) for the maps at mean 0, broadcast by the engines (no array of zeros)
+_ZERO = np.zeros(())
 
 _QUANTITY_NAMES = {"f": "E[f(x)]", "f2": "E[f(x)^2]", "df2": "E[f'(x)^2]"}
 
@@ -74,25 +80,33 @@ def _moment(act, quantity, mean, var, method, derivative=None):
     engine = get_engine(method, act, quantity)
     if engine.name != "closed":  # closed forms exist only for integrable pieces
         _check_integrable(act, quantity)
-    mean, var = np.broadcast_arrays(np.asarray(mean, float), np.asarray(var, float))
+    mean, var = np.asarray(mean, float), np.asarray(var, float)
+    shape = np.broadcast_shapes(mean.shape, var.shape)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         # a RuntimeWarning from an intermediate overflow never reaches the user: the result is
         # checked below and either finite or refused
         warnings.simplefilter("ignore", RuntimeWarning)
-        if mean.size <= CHUNK_VALUES:
+        chunk = CHUNK_VALUES.get(engine.name, 4096)
+        size = math.prod(shape)
+        if size <= chunk:
             out = np.asarray(engine.expect(act, quantity, mean, var, derivative), dtype=float)
         else:
-            out = np.empty(mean.shape)
-            flat_m, flat_v, flat_out = mean.ravel(), var.ravel(), out.reshape(-1)
-            for start in range(0, flat_m.size, CHUNK_VALUES):
-                stop = start + CHUNK_VALUES
-                flat_out[start:stop] = engine.expect(act, quantity, flat_m[start:stop],
-                                                     flat_v[start:stop], derivative)
+            out = np.empty(shape)
+            flat_out = out.reshape(-1)
+            flat = [a if a.ndim == 0 else np.broadcast_to(a, shape).reshape(-1) for a in (mean, var)]
+            for start in range(0, size, chunk):
+                part = slice(start, start + chunk)
+                flat_out[part] = engine.expect(act, quantity, *(a if a.ndim == 0 else a[part]
+                                                               for a in flat), derivative)
+        if out.shape != shape:
+            out = np.broadcast_to(out, shape)
     if not np.all(np.isfinite(out)):
         bad = np.flatnonzero(~np.isfinite(out).ravel())[0]
         what = _QUANTITY_NAMES[quantity] + ("" if derivative is None else f" (d/d{derivative})")
+        at_mean = np.broadcast_to(mean, shape).ravel()[bad]
+        at_var = np.broadcast_to(var, shape).ravel()[bad]
         raise ValueError(
-            f"{what} of {act.name} at mean={mean.ravel()[bad]:.6g}, var={var.ravel()[bad]:.6g} "
+            f"{what} of {act.name} at mean={at_mean:.6g}, var={at_var:.6g} "
             f"is not finite: the expectation diverges or overflows float64")
     return out
 
@@ -161,7 +175,7 @@ def second_moment(act, q, *, method="auto"):
     act = _act(act)
     like = _dtypes(q)
     q = as_real_array(q, "q", positive=True)
-    return _out(_moment(act, "f2", np.zeros_like(q), q, method), like)
+    return _out(_moment(act, "f2", _ZERO, q, method), like)
 
 
 def phi(act, q, *, method="auto"):
@@ -176,7 +190,7 @@ def phi(act, q, *, method="auto"):
     act = _act(act)
     like = _dtypes(q)
     q = as_real_array(q, "q", positive=True)
-    return _out(_moment(act, "df2", np.zeros_like(q), q, method), like)
+    return _out(_moment(act, "df2", _ZERO, q, method), like)
 
 
 def dphi_dq(act, q, *, method="auto"):
@@ -195,7 +209,7 @@ def dphi_dq(act, q, *, method="auto"):
     act = _act(act)
     like = _dtypes(q)
     q = as_real_array(q, "q", positive=True)
-    return _out(_moment(act, "df2", np.zeros_like(q), q, method, derivative="var"), like)
+    return _out(_moment(act, "df2", _ZERO, q, method, derivative="var"), like)
 
 
 def delta(act, q, *, method="auto"):
@@ -210,14 +224,15 @@ def delta(act, q, *, method="auto"):
     act = _act(act)
     like = _dtypes(q)
     q = as_real_array(q, "q", positive=True)
-    second = _moment(act, "f2", np.zeros_like(q), q, method)
+    second = _moment(act, "f2", _ZERO, q, method)
     if np.any(second <= 0):
         raise ValueError(f"E[f(x)^2] of {act.name} vanishes; delta_q is undefined")
-    scaled = q * _moment(act, "df2", np.zeros_like(q), q, method)
-    out = scaled / second - 1
+    scaled = q * _moment(act, "df2", _ZERO, q, method)
+    out = np.asarray(scaled / second - 1)
+    exact = _delta_small_q(act, q, second, method, out)
     # the subtraction amplifies the moments' rounding (~1e-15 relative) by (1 + delta)/|delta|
     with np.errstate(divide="ignore"):
-        lost = np.where(out == 0, 0.0,  # exact agreement: piecewise-linear f has delta = 0
+        lost = np.where((out == 0) | exact, 0.0,  # series values; piecewise-linear delta = 0
                         DELTA_MOMENT_RTOL * (scaled / second + 1) / np.abs(out))
     if np.any(lost > DELTA_WARN_RTOL):
         worst = float(q.ravel()[np.argmax(lost.ravel())])
@@ -225,6 +240,31 @@ def delta(act, q, *, method="auto"):
                       f"{float(np.max(lost)):.1g}: q phi(q) and E[f^2] agree to within rounding",
                       NumericalWarning, stacklevel=2)
     return _out(out, like)
+
+
+def _delta_small_q(act, q, second, method, out):
+    """Replace ``delta`` at small q by the exact series of ``q phi - E f^2`` (closed engine)."""
+    from meanfield.engines import ENGINES
+    from meanfield.engines.closed import SERIES_MAX_RATE, delta_numerator_series
+
+    none = np.zeros(np.shape(out), dtype=bool)
+    if method not in ("auto", "closed") or act.template is None \
+            or not ENGINES["closed"].supports(act, "f2"):
+        return none
+    found = delta_numerator_series(act.template, tuple(act.params), act.params)
+    if found is None:
+        return none
+    table, rate = found
+    s = np.sqrt(np.broadcast_to(q, np.shape(out)))
+    use = s * rate <= SERIES_MAX_RATE
+    if not use.any():
+        return none
+    numerator = np.zeros(s[use].shape)
+    if table:
+        for p in range(max(table), -1, -1):
+            numerator = numerator * s[use] + table.get(p, 0.0)
+    out[use] = numerator / np.broadcast_to(second, out.shape)[use]
+    return use
 
 
 #: Relative accuracy of the moments delta is formed from, and the accuracy below which delta
@@ -255,7 +295,7 @@ def gamma(act, q, *, method="auto"):
     act = _act(act)
     like = _dtypes(q)
     q = as_real_array(q, "q", positive=True)
-    p = _moment(act, "df2", np.zeros_like(q), q, method)
+    p = _moment(act, "df2", _ZERO, q, method)
     with np.errstate(divide="ignore", invalid="ignore"):
         below = 1 - (p - 1) / (1 / q - 1)
         above = (p - 1 / q) / (1 - 1 / q)

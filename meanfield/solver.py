@@ -109,7 +109,7 @@ closed forms of the final parameters. A solution whose largest residual exceeds
 1.036
 """
 
-from meanfield.design.selu import (
+from meanfield.activation_design._selu import (
     FAMILIES,
     LAM_FLOOR,
     LAM_MAX,
@@ -120,7 +120,7 @@ from meanfield.design.selu import (
     selu_problem,
     solve,
 )
-from meanfield.design.solution import RESIDUAL_TOL, Solution, SolutionTable, SolverError
+from meanfield.activation_design._solution import RESIDUAL_TOL, Solution, SolutionTable, SolverError
 
 __all__ = [
     "FAMILIES",

@@ -696,7 +696,7 @@ def notebook_04():
         comparison between activations is paired.
         """),
         code("""
-        from tqdm.auto import tqdm
+        from tqdm import tqdm   # text bars (tqdm.auto needs ipywidgets for its widget)
 
         traces = {}
         configs = [(name, weights) for weights in ("gaussian", "orthogonal") for name in ACTS]

@@ -58,7 +58,7 @@ def test_peak_memory_within_documented_formula():
 def test_refuses_up_front_when_memory_is_short(monkeypatch):
     be = get_backend("numpy")
     monkeypatch.setattr(type(be), "available_memory", lambda self: 10**6)
-    with pytest.raises(ValueError, match=r"needs about .* GiB .* only 0.000931 GiB is available"):
+    with pytest.raises(ValueError, match=r"needs about .* GiB of memory .* only 0.000931 GiB is available"):
         simulate("relu", depth=50, width=100, batch=64, backend="numpy")
     monkeypatch.undo()
     # the case on the command line: exit 2, one line, the estimate

@@ -27,10 +27,10 @@ import pytest
 from scipy import optimize
 
 from meanfield import maps
+from meanfield.activation_design import _selu_curve as selu_curve
+from meanfield.activation_design import _solution as solution_module
 from meanfield.activations import SELU_ALPHA, SELU_LAMBDA, get_activation
 from meanfield.cli import main
-from meanfield.design import _selu_curve as selu_curve
-from meanfield.design import solution as solution_module
 from meanfield.engines.closed import family_moments
 from meanfield.solver import (
     RESIDUAL_TOL,
@@ -307,9 +307,9 @@ def run_cli(capsys, *argv):
 
 def test_cli_single_solution_json_matches_api(capsys):
     code, out, _ = run_cli(capsys, "solve", "sselu", "--eps", "0.03", "--json")
-    data = json.loads(out)
-    assert code == 0 and data["params"] == solve("sselu", 0.03).params
-    assert data["constraint_active"] is True
+    data = json.loads(out)  # one schema for every solve: columns, rows, solutions
+    assert code == 0 and data["solutions"][0]["params"] == solve("sselu", 0.03).params
+    assert data["solutions"][0]["constraint_active"] is True and len(data["rows"]) == 1
 
 
 def test_cli_table(capsys, tmp_path, table):

@@ -84,7 +84,7 @@ def _bounds(items):
 
 
 def _result(args):
-    from meanfield.design import design, dks_transform, tat_transform
+    from meanfield.activation_design import design, dks_transform, tat_transform
 
     if args.dks or args.tat:
         if args.depth is None:

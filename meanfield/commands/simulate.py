@@ -10,8 +10,8 @@ Examples::
 
 Exit status 0; 2 for a usage error (including a run that would not fit in memory); 1 when the
 simulated trace is not finite (overflow of the dtype; the table and files are still written, and a
-warning names the records and layers). Warnings (overflow, an unstable mean-field prediction) are
-one line each on stderr.
+warning names the records and layers). Warnings (overflow, an unstable mean-field prediction) go
+to stderr as one line.
     meanfield solve sselu --eps 0.03 --json > s.json; meanfield simulate --from s.json
 """
 
@@ -98,9 +98,13 @@ def run(args):
             theory = trace.theory()
         except ValueError as exc:  # e.g. the recursion leaves float64 range
             theory = None
-            _warn_line(f"no mean-field prediction ({exc})")
-    for w in caught:  # one line each, never Python's two-line warning format
-        _warn_line(str(w.message))
+            no_theory = f"no mean-field prediction ({exc})"
+        else:
+            no_theory = None
+    # every warning in one line on stderr, never Python's two-line warning format
+    notes = [str(w.message) for w in caught] + ([no_theory] if no_theory else [])
+    if notes:
+        print(f"meanfield: warning: {'; '.join(notes)}".replace("\n", " "), file=sys.stderr)
     if args.out:
         try:
             trace.save(args.out)
@@ -120,9 +124,6 @@ def run(args):
             print(f"wrote {' and '.join(written)}")
     return 0 if trace.first_nonfinite_layer is None else 1
 
-
-def _warn_line(message):
-    print(f"meanfield: warning: {message}".replace("\n", " "), file=sys.stderr)
 
 
 def _rows(depth, count=_TABLE_ROWS):

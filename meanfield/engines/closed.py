@@ -59,8 +59,9 @@ import numpy as np
 import scipy.special
 
 from meanfield.engines._closed_derivation import NormalCDF, NotClosedForm, derive_spec, spec_key
-from meanfield.engines._closed_numerics import (
+from meanfield.engines._closed_numerics import (  # noqa: F401 - SERIES_MAX_RATE re-exported
     SERIES_MAX_RATE,
+    half_normal_moment,
     series_pieces,
     series_term,
     term_expectation,
@@ -92,18 +93,43 @@ class _Derived:
         self._jump_sizes = namespace["jump_sizes"]
         self.layout = [(lo, hi, k, j, tag) for lo, hi, k, j, tag, _ in spec["terms"]]
         self.jump_points = [a for a, _ in spec["jumps"]]
+        self.polynomial = _polynomial_terms(spec["terms"])
 
     def __call__(self, params, mean, var):
         values = [np.asarray(params[n], dtype=float) for n in self.names]
         shape = np.broadcast_shapes(np.shape(mean), np.shape(var), *(np.shape(v) for v in values))
         parts = {"g": 0.0, "xg": 0.0}
         coefficients = self._coefficients(*values) if self.layout else ()
-        evaluated = [(lo, hi, k, j, tag, *(np.asarray(v, dtype=float) for v in cf))
-                     for (lo, hi, k, j, tag), cf in zip(self.layout, coefficients, strict=True)]
+        centred = not np.any(mean)
+        poly = None
+        if centred and self.polynomial and not any(v.ndim for v in values):
+            # mean 0, scalar parameters: x^k terms free of exponentials are s^k times exact
+            # Gaussian / half-normal moments; their coefficients are summed per power first
+            poly = {"g": {}, "xg": {}}
+            for i in self.polynomial:
+                lo, hi, k, _j, tag = self.layout[i]
+                if lo == -math.inf and hi == math.inf:
+                    if k % 2:
+                        continue
+                    moment = 2.0 * half_normal_moment(k)  # E[z^k] = (k - 1)!!
+                else:
+                    moment = half_normal_moment(k) * (1.0 if lo == 0 or k % 2 == 0 else -1.0)
+                table = poly[tag]
+                table[k] = table.get(k, 0.0) + float(coefficients[i][0]) * moment
+            keep = set(range(len(self.layout))) - set(self.polynomial)
+        else:
+            keep = range(len(self.layout))
+        evaluated = [(*self.layout[i], *(np.asarray(v, dtype=float) for v in coefficients[i]))
+                     for i in keep]
+        if not evaluated and self.derivative is None:  # a polynomial in s: ReLU-likes, x^k
+            table = poly["g"]
+            if not table:
+                return np.zeros(shape)
+            out = _evaluate_polynomial(table, var)
+            return out if np.shape(out) == shape else np.broadcast_to(out, shape)
         series = self._series_mask(evaluated, mean, var, shape)
         series_everywhere = series is not None and bool(series.all())
         half = {"g": 0.0, "xg": 0.0}  # the series-able terms' direct values
-        centred = not np.any(mean)
         constant = {"g": 0.0, "xg": 0.0}  # exact constants of centred whole-line terms
         for term in evaluated:
             lo, hi, k, j, tag, coef, c, d, b = term
@@ -133,8 +159,17 @@ class _Derived:
                 if chosen:
                     half[tag] = np.array(np.broadcast_to(half[tag], shape))  # writable
                     half[tag][series] = series_pieces(chosen, var_series, shape, series)
+        if poly is not None:
+            for tag, table in poly.items():
+                if table:
+                    parts[tag] = parts[tag] + _evaluate_polynomial(table, var)
         for tag in parts:
-            parts[tag] = np.broadcast_to(parts[tag] + half[tag] + constant[tag], shape)
+            total = parts[tag]
+            if not (isinstance(half[tag], float) and half[tag] == 0.0):
+                total = total + half[tag]
+            if not (isinstance(constant[tag], float) and constant[tag] == 0.0):
+                total = total + constant[tag]
+            parts[tag] = total if np.shape(total) == shape else np.broadcast_to(total, shape)
         if self.derivative is None:
             return parts["g"]
         density_sum = np.zeros(shape)
@@ -160,6 +195,44 @@ class _Derived:
         mask = np.broadcast_to(np.sqrt(var) * np.max(np.broadcast_arrays(*rates), axis=0)
                                <= SERIES_MAX_RATE, shape)
         return mask if mask.any() else None
+
+
+def _polynomial_terms(terms):
+    """Indices of terms that are plain ``x^k`` (no exponential, no Phi) at mean 0.
+
+    Whole-line ``x^k`` terms with ``k > 0`` (constants stay with the centred Phi constants, which
+    they cancel exactly), and half-line ``x^k`` terms on pieces where no other term carries
+    an exponential (those must stay with the small-v series, where their coefficients cancel
+    against the exponentials' Taylor coefficients).
+    """
+    static = [i for i, (lo, hi, k, j, tag, src) in enumerate(terms)
+              if j == 0 and src[1] == "0" and src[2] == "0"]
+    tilted = {(lo, hi, tag) for i, (lo, hi, k, j, tag, src) in enumerate(terms) if i not in static}
+    return tuple(i for i in static
+                 if ((terms[i][0], terms[i][1]) == (-math.inf, math.inf) and terms[i][2] > 0)
+                 or ((terms[i][0] == 0 or terms[i][1] == 0)
+                     and (terms[i][0], terms[i][1], terms[i][4]) not in tilted))
+
+
+def _evaluate_polynomial(table, var):
+    """``sum_k a_k s^k`` (``s = sqrt(var)``), by Horner in ``var`` when every power is even."""
+    top = max(table)
+    if all(k % 2 == 0 for k in table):
+        total = table.get(top, 0.0)
+        result = None
+        for k in range(top - 2, -1, -2):
+            result = var * total if result is None else var * result
+            if table.get(k, 0.0):
+                result = result + table[k]
+            total = None
+        if result is None:  # a single power
+            return table[top] * var ** (top // 2) if top else np.full(np.shape(var), table[top])
+        return result
+    s = np.sqrt(var)
+    result = np.full(np.shape(var), table.get(top, 0.0))
+    for k in range(top - 1, -1, -1):
+        result = result * s + table.get(k, 0.0)
+    return result
 
 
 @functools.lru_cache(maxsize=256)
@@ -250,3 +323,44 @@ class ClosedEngine:
         derived = derive(act.template, tuple(act.params), quantity, derivative)
         with np.errstate(under="ignore"):
             return np.asarray(derived(act.params, np.asarray(mean, float), np.asarray(var, float)))
+
+
+def delta_numerator_series(template, names, params):
+    """Exact power series of ``q phi(q) - E[f(x)^2] = sum_P a_P s^P`` at mean 0 (``s = sqrt q``).
+
+    For templates whose every term is ``x^k e^{cx}`` on a half-line at 0 (ReLU-likes, ELU, SELU,
+    sSELU, lSELU): the half-normal moments and Taylor coefficients ``c^n/n!`` of both moments
+    are combined in exact rational arithmetic (:class:`fractions.Fraction` of the float
+    parameters, the coefficients' sources evaluated on them), so the leading powers that cancel
+    between ``q phi`` and ``E f^2`` cancel exactly and ``delta_q`` keeps its relative accuracy as
+    q -> 0. Returns ``(coefficients, rate)``, valid where ``rate * s <= SERIES_MAX_RATE``, or None
+    when some term is outside that family or a coefficient is not rational in the parameters.
+    """
+    from fractions import Fraction
+
+    from meanfield.engines._closed_numerics import SERIES_TERMS
+
+    try:
+        values = [Fraction(float(params[n])) for n in names]
+        forms = {q: derive(template, names, q) for q in ("df2", "f2")}
+        weights = {}
+        rate = 0.0
+        for quantity, shift, sign_q in (("df2", 2, 1), ("f2", 0, -1)):
+            derived = forms[quantity]
+            for (lo, hi, k, j, _tag), cf in zip(derived.layout, derived._coefficients(*values),
+                                                strict=True):
+                coef, c, d = (Fraction(v) if not isinstance(v, Fraction) else v for v in cf[:3])
+                if j or d or not (lo == 0 or hi == 0) or (lo, hi) == (-math.inf, math.inf):
+                    return None
+                rate = max(rate, abs(float(c)))
+                term = coef
+                for n in range(SERIES_TERMS if c else 1):
+                    p = k + n
+                    moment = Fraction(half_normal_moment(p)) if p % 2 else \
+                        Fraction(math.prod(range(p - 1, 0, -2)), 2)
+                    side = 1 if lo == 0 else (-1) ** p
+                    weights[p + shift] = weights.get(p + shift, 0) + sign_q * side * term * moment
+                    term = term * c / (n + 1)
+    except (TypeError, ValueError, NotClosedForm, ZeroDivisionError):
+        return None
+    return {p: float(w) for p, w in weights.items() if w}, rate

@@ -75,7 +75,7 @@ def check_memory(estimate, available, *, depth, width, batch):
     if available is None or estimate <= available:
         return
     raise ValueError(
-        f"simulate needs about {_gib(estimate)} (depth={depth} x width={width} x batch={batch} "
+        f"simulate needs about {_gib(estimate)} of memory (depth={depth} x width={width} x batch={batch} "
         f"numbers kept for the backward pass plus width^2 for a weight draw; see simulate's Notes) "
         f"but only {_gib(available)} is available: reduce depth, width or batch")
 

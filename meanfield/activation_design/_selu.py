@@ -1,8 +1,9 @@
 """The SELU-family front end :func:`solve` and :func:`parameter_table` (DESIGN.md, section Solver).
 
 The mathematics (reduction to one variable, why the optimum is global, several roots) is in the
-docstring of :mod:`meanfield.solver`; the same problems written as :func:`meanfield.design.design`
-problems come from :func:`selu_problem`.
+docstring of :mod:`meanfield.solver`; the same problems written as
+:func:`meanfield.design <meanfield.activation_design.core.design>` problems come from
+:func:`selu_problem`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import numpy as np
 import sympy as sp
 
 from meanfield._validation import check_finite_scalar, check_real_type
-from meanfield.activations import get_activation
-from meanfield.design._selu_curve import (
+from meanfield.activation_design._selu_curve import (
     _M0,
     _brent_root,
     _canonical_params,
@@ -25,7 +25,7 @@ from meanfield.design._selu_curve import (
     _polish_free_lam,
     _q_range_text,
 )
-from meanfield.design.solution import (
+from meanfield.activation_design._solution import (
     SolutionTable,
     SolverError,
     _equations,
@@ -33,6 +33,7 @@ from meanfield.design.solution import (
     _gamma1,
     _selu_equations,
 )
+from meanfield.activations import get_activation
 from meanfield.engines.closed import family_moments
 from meanfield.maps import selu_map_jacobian
 
@@ -332,7 +333,7 @@ def solve(family, eps=None, *, centralized=False, lam=None, lam_min=1.0, mean=0.
     Examples
     --------
     >>> sol = solve("dselu", 0.06)
-    >>> sol.max_residual <= RESIDUAL_TOL
+    >>> sol.max_residual <= 1e-12  # RESIDUAL_TOL
     True
     >>> opt = solve("sselu", 0.06)
     >>> opt.params["lam"], opt.constraint_active, opt.gamma1 < sol.gamma1
@@ -424,7 +425,7 @@ def parameter_table(eps=TABLE_EPS, *, lam_min=1.0):
 
 def selu_problem(family, eps=None, *, centralized=False, lam=None, lam_min=1.0, mean=0.0, var=1.0, omega=0.0,
                  tau=1.0):
-    """The problem :func:`solve` solves, as keyword arguments of :func:`meanfield.design.design`.
+    """The problem :func:`solve` solves, as keyword arguments of :func:`~meanfield.activation_design.core.design`.
 
     ``design(**selu_problem(...))`` states the same conditions in the general engine (quadrature
     with exact gradients, multi-start); :func:`solve` solves them through the one-dimensional
@@ -438,7 +439,7 @@ def selu_problem(family, eps=None, *, centralized=False, lam=None, lam_min=1.0, 
 
     Examples
     --------
-    >>> from meanfield.design import design
+    >>> from meanfield.activation_design import design
     >>> res = design(**selu_problem("sselu", 0.03, centralized=True))
     >>> round(res.params["lam"], 4)  # Chen et al., App. A.4
     1.036

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
+from meanfield.activation_design._solution import _equations
 from meanfield.activations import get_activation
-from meanfield.design.solution import _equations
 from meanfield.engines.closed import family_moments
 
 __all__ = []
