@@ -289,6 +289,15 @@ def test_killed_worker_mid_sweep_still_completes_every_case(client):
     assert killed["worker"] not in client.scheduler_info()["workers"]
 
 
+def test_a_cluster_object_is_used_and_left_running(client):
+    ds = mf.sweep({"width": [4]}, activation="relu", n_seeds=1, client=client.cluster,
+                  progress=False, timeout=SWEEP_TIMEOUT_S, **TINY)
+    assert bool(ds.done.all())
+    assert client.cluster.status.name == "running"
+    assert "NaN where a case does not record it" in ds.c.attrs["long_name"]
+    assert np.isnan(ds.c.values).all()  # no input_correlation: c is not recorded
+
+
 def test_scheduler_address_string_is_used(client, capsys):
     ds = mf.sweep({"width": [4]}, activation="relu", n_seeds=1, client=client.scheduler.address,
                   progress=True, timeout=SWEEP_TIMEOUT_S, **TINY)
