@@ -363,3 +363,11 @@ def test_cli_usage_errors_exit_2_with_one_line(capsys, argv, message):
     code, out, err = _cli(capsys, *argv)
     assert code == 2 and out == ""
     assert err.startswith("meanfield: error:") and err.count("\n") == 1 and message in err
+
+
+def test_check_takes_a_transform_and_sees_tat_has_eps_zero():
+    from meanfield.properties import check_activation
+
+    results = {r.name: r for r in check_activation(tat_transform("swish", DEPTH).activation)}
+    # TAT sets C'(1) = phi(1) = 1 at Q(1) = 1: Chen et al.'s eps is 0, so Definition 2 (eps > 0) fails
+    assert not results["definition2"].passed and "phi(1) - 1 = 0" in results["definition2"].detail
