@@ -21,10 +21,6 @@ from meanfield.cli import main
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _pending(owner, *extra):
-    return [pytest.mark.xfail(strict=True, reason=f"pending: helper {owner!r} (issue 15)"), *extra]
-
-
 def _row(*argv, match=None, forbid=None, marks=(), id=None):
     return pytest.param(list(argv), match, forbid, marks=list(marks), id=id or " ".join(argv)[:60])
 
@@ -156,10 +152,10 @@ def test_read_only_folder_exit_2(argv, folder, capsys):
 # -- numerical trouble: a clear result or a one-line error, never multi-line warnings --------------
 
 NO_WARNING_FLOOD = [
-    _row("maps", "selu", "--q", "1e308", marks=_pending("exact")),
-    _row("maps", "selu", "--param", "lam=1e200", marks=_pending("exact")),
+    _row("maps", "selu", "--q", "1e308"),
+    _row("maps", "selu", "--param", "lam=1e200"),
     _row("simulate", "relu", "--weight-var", "1e6", "--depth", "100", "--width", "8", "--batch", "2",
-         "--seeds", "1", "--backend", "numpy", marks=_pending("sim")),  # NumericalWarning: 3 lines
+         "--seeds", "1", "--backend", "numpy"),
 ]
 
 

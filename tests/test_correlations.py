@@ -123,14 +123,23 @@ def builtin(name):
     return get_activation(name, **REQUIRED_PARAMS.get(name, {}))
 
 
-def _check(act, which, points, method, rtol):
+def _check(act, which, points, method, rtol, methods=None):
+    """Compare ``method`` (or each of ``methods``: {method: rtol}) with the reference at ``points``."""
+    methods = methods or {method: rtol}
     fn = M.covariance if which == "f" else M.derivative_covariance
     q1, q2, c = (np.array(x, dtype=float) for x in zip(*points, strict=True))
-    got = fn(act, q1, q2, c, method=method)
+    got = {m: fn(act, q1, q2, c, method=m) for m in methods}
+    worst = dict.fromkeys(methods, 0.0)
     for i, (a, b, r) in enumerate(points):
         ref, scale = reference(act, which, a, b, r)
-        err = abs(got[i] - float(ref)) / float(scale)
-        assert err <= rtol, (act.name, which, method, a, b, r, got[i], float(ref), err)
+        for m, tol in methods.items():
+            err = abs(got[m][i] - float(ref)) / float(scale)
+            worst[m] = max(worst[m], err)
+            assert err <= tol, (act.name, which, m, a, b, r, got[m][i], float(ref), err)
+    return worst
+
+
+BOTH = {"closed": CLOSED_RTOL, "quadrature": QUADRATURE_RTOL}
 
 
 FAST_POINTS = [(1.0, 1.0, 0.3), (100.0, 0.01, -1.0), (0.01, 2.0, 0.999999), (3.0, 0.5, 1.0)]
@@ -168,16 +177,16 @@ def test_auto_matches_mpmath_points(name, which):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("which", ["f", "df"])
-@pytest.mark.parametrize("name", PIECEWISE + SMOOTH_CLOSED_INNER)
-def test_closed_matches_mpmath_grid(name, which):
-    _check(builtin(name), which, FULL_POINTS, "closed", CLOSED_RTOL)
+@pytest.mark.parametrize("name", PIECEWISE + ("erf",))
+def test_engines_match_mpmath_grid(name, which):
+    _check(builtin(name), which, FULL_POINTS, None, None, BOTH)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("which", ["f", "df"])
-@pytest.mark.parametrize("name", PIECEWISE + SMOOTH_CLOSED_INNER)
-def test_quadrature_matches_mpmath_grid(name, which):
-    _check(builtin(name), which, FULL_POINTS, "quadrature", QUADRATURE_RTOL)
+def test_gelu_matches_mpmath_grid(which):
+    # GELU has no closed bivariate form here: auto is the quadrature engine
+    _check(builtin("gelu"), which, FULL_POINTS, "auto", QUADRATURE_RTOL)
 
 
 @pytest.mark.slow
@@ -199,8 +208,7 @@ def test_random_family_parameters(family, which):
     for _ in range(4):
         params = {k: rng.uniform(*r) for k, r in PARAM_RANGES[family].items()}
         act = get_activation(family, **params)
-        _check(act, which, pts, "closed", CLOSED_RTOL)
-        _check(act, which, pts, "quadrature", QUADRATURE_RTOL)
+        _check(act, which, pts, None, None, BOTH)
 
 
 def zlib_seed(text):

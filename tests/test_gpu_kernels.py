@@ -47,7 +47,7 @@ import sympy as sp
 
 from meanfield import Activation, get_activation, list_activations
 from meanfield.expressions import X
-from meanfield.gpu import codegen, kernels
+from meanfield.gpu import codegen, kernels, plans
 from meanfield.gpu.kernels import kernel_plan
 from meanfield.tolerances import rtol_for
 
@@ -171,7 +171,7 @@ def _ptx_entries(ptx):
 
 def _check_builtin_ptx(op, ptx):
     entries = _ptx_entries(ptx)
-    kinds = list(codegen._KERNEL_KINDS) + (["backward_lambda"] if op in kernels._LAMBDA_OPS else [])
+    kinds = list(codegen._KERNEL_KINDS) + (["backward_lambda"] if op in plans._LAMBDA_OPS else [])
     want = {kernels.builtin_entry_name(k, op, d) for k in kinds for d in ("float32", "float64")}
     assert set(entries) == want
     for name, body in entries.items():
@@ -207,7 +207,7 @@ def test_builtin_module_compiles_with_cupy_nvrtc(op):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("op", sorted(kernels._ops() - {"mf::LRelu"}))
+@pytest.mark.parametrize("op", sorted(plans._ops() - {"mf::LRelu"}))
 def test_every_builtin_module_compiles_with_cupy_nvrtc(op):
     # ~2-7 s each on 2 loaded cores (13 modules, 106 kernels in all)
     _check_builtin_ptx(op, _nvrtc_or_skip().compile_ptx(kernels.builtin_module_source(op)))
@@ -436,14 +436,14 @@ def test_kernel_plan_rejects_activation_without_template():
 
 def test_kernel_plan_is_cached_per_template_and_parameters(monkeypatch):
     calls = []
-    match = kernels._match_builtin
+    match = plans._match_builtin
 
     def counting(template, params):
         calls.append(template)
         return match(template, params)
 
-    monkeypatch.setattr(kernels, "_match_builtin", counting)
-    kernels._cached_plan.cache_clear()
+    monkeypatch.setattr(plans, "_match_builtin", counting)
+    plans._cached_plan.cache_clear()
     for build in (lambda: get_activation("lselu", lam=1.0371, alpha=1.55, beta=0.2),
                   lambda: Activation.from_expression("x*tanh(a*x)", params={"a": 0.7})):
         first = kernel_plan(build())

@@ -53,6 +53,7 @@ DOCUMENTED_MODULES = (
     "meanfield.report",
     "meanfield.solver",
     "meanfield.errors",
+    "meanfield.sweeps",
 )
 
 
