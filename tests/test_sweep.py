@@ -244,6 +244,19 @@ def _overwrite_q(out, ds, stored, value):
         os.replace(str(out) + ".tmp", out)
 
 
+def test_timeout_stops_waiting_and_keeps_a_resumable_store(client, tmp_path):
+    out = tmp_path / "slow.zarr"
+    grid = {"activation": ["tanh"], "width": [64, 96]}
+    kwargs = dict(depth=40, batch=8, backend="numpy", n_seeds=3, client=client, out=out,
+                  progress=False)
+    with pytest.raises(TimeoutError):
+        mf.sweep(grid, timeout=1e-3, **kwargs)
+    assert int(load_sweep(out).done.sum()) < 6
+    ds = mf.sweep(grid, timeout=SWEEP_TIMEOUT_S, **kwargs)
+    assert bool(ds.done.all())
+    assert ds.attrs["tasks_computed"] + ds.attrs["tasks_reused"] == 6
+
+
 def test_resume_refuses_a_different_sweep(client, tmp_path):
     out = tmp_path / "one.zarr"
     mf.sweep({"width": [4]}, activation="relu", n_seeds=1, client=client, out=out, progress=False,
