@@ -9,7 +9,6 @@ process outlives the module.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -24,6 +23,7 @@ psutil = pytest.importorskip("psutil")
 
 import meanfield as mf  # noqa: E402
 from meanfield.sweeps import SweepError, load_sweep  # noqa: E402
+from meanfield.sweeps._tasks import record_names  # noqa: E402
 from meanfield.trace import RECORDS  # noqa: E402
 
 #: seconds any one sweep in these tests may take before it fails instead of hanging
@@ -56,9 +56,9 @@ def _wait_no_children(before, timeout=30):
 @pytest.fixture(scope="module")
 def client():
     before = {p.pid for p in _children()}
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None,
-                                       silence_logs=logging.CRITICAL)
+    from meanfield.sweeps._run import start_local_cluster
+
+    cluster = start_local_cluster(2, dashboard_address=None)  # the cluster sweep() starts itself
     dask_client = distributed.Client(cluster, timeout=60)
     dask_client.run(__import__, "meanfield.sweeps._tasks")  # warm both workers up
     yield dask_client
@@ -72,18 +72,26 @@ def _bits(a):
 
 
 def _assert_case_equals_simulate(ds, act, sel, **kwargs):
-    """Every seed of case ``sel`` equals simulate(act, seed=net_seed, **kwargs) bit for bit."""
+    """Every seed of case ``sel`` equals simulate(act, seed=net_seed, **kwargs) bit for bit.
+
+    Every record the trace holds (``c`` only with input_correlation; NaN in the sweep otherwise)
+    and, for the case, every record's theory.
+    """
     case = ds.sel(sel)
     depth = kwargs["depth"]
     for s in case.seed.values:
         seed = int(case.net_seed.sel(seed=s))
-        trace = mf.simulate(act, seed=seed, **kwargs)
-        for k in RECORDS:
+        trace = mf.simulate(act, seed=seed, n_seeds=1, **kwargs)
+        for k in record_names():
             got = case[k].sel(seed=s).values[:depth]
-            assert _bits(got) == _bits(trace.record(k)[0]), (sel, int(s), k)
+            if getattr(trace, k, None) is None:
+                assert np.isnan(got).all(), (sel, k)
+            else:
+                assert _bits(got) == _bits(trace.record(k)[0]), (sel, int(s), k)
     theory = trace.theory()
-    for k in RECORDS:
-        assert _bits(case[f"theory_{k}"].values[:depth]) == _bits(getattr(theory, k)), (sel, k)
+    for k in record_names():
+        if getattr(theory, k, None) is not None:
+            assert _bits(case[f"theory_{k}"].values[:depth]) == _bits(getattr(theory, k)), (sel, k)
 
 
 def test_results_equal_serial_simulate_bit_for_bit(client):
@@ -131,6 +139,20 @@ def test_eps_grid_uses_the_solver_activation(client):
     for eps in (0.03, 0.06):
         act = mf.solve("dselu", eps).activation
         _assert_case_equals_simulate(ds, act, {"activation": "dselu", "eps": eps}, width=8, **TINY)
+
+
+def test_bias_var_and_input_correlation_grid_keys(client):
+    """simulate()'s bias_var and input_correlation sweep like any argument; c is recorded."""
+    grid = {"bias_var": [0.0, 0.25], "input_correlation": [0.3, 0.9]}
+    ds = mf.sweep(grid, activation="tanh", width=10, n_seeds=2, client=client, progress=False,
+                  timeout=SWEEP_TIMEOUT_S, **TINY)
+    assert ds.c.dims == ("bias_var", "input_correlation", "seed", "layer")
+    assert np.isfinite(ds.c.values).all()
+    for bias_var in (0.0, 0.25):
+        for rho in (0.3, 0.9):
+            _assert_case_equals_simulate(ds, mf.get_activation("tanh"),
+                                         {"bias_var": bias_var, "input_correlation": rho},
+                                         width=10, bias_var=bias_var, input_correlation=rho, **TINY)
 
 
 def test_depth_grid_pads_shallower_cases_with_nan(client):
@@ -198,7 +220,7 @@ def test_interrupted_sweep_resumes_computing_only_missing_tasks(client, tmp_path
             if (c, s) in stored:
                 assert (case.q.values == sentinel).all()  # reused, not recomputed
                 continue
-            trace = mf.simulate(label, seed=int(case.net_seed), width=width, **TINY)
+            trace = mf.simulate(label, seed=int(case.net_seed), n_seeds=1, width=width, **TINY)
             for k in RECORDS:
                 assert _bits(case[k].values) == _bits(trace.record(k)[0]), (label, width, s, k)
     on_disk = load_sweep(out)
@@ -220,6 +242,19 @@ def _overwrite_q(out, ds, stored, value):
         ds = ds.assign(q=(ds.q.dims, q, ds.q.attrs))
         ds.to_netcdf(str(out) + ".tmp")
         os.replace(str(out) + ".tmp", out)
+
+
+def test_timeout_stops_waiting_and_keeps_a_resumable_store(client, tmp_path):
+    out = tmp_path / "slow.zarr"
+    grid = {"activation": ["tanh"], "width": [64, 96]}
+    kwargs = dict(depth=40, batch=8, backend="numpy", n_seeds=3, client=client, out=out,
+                  progress=False)
+    with pytest.raises(TimeoutError):
+        mf.sweep(grid, timeout=1e-3, **kwargs)
+    assert int(load_sweep(out).done.sum()) < 6
+    ds = mf.sweep(grid, timeout=SWEEP_TIMEOUT_S, **kwargs)
+    assert bool(ds.done.all())
+    assert ds.attrs["tasks_computed"] + ds.attrs["tasks_reused"] == 6
 
 
 def test_resume_refuses_a_different_sweep(client, tmp_path):
@@ -267,6 +302,15 @@ def test_killed_worker_mid_sweep_still_completes_every_case(client):
     assert killed["worker"] not in client.scheduler_info()["workers"]
 
 
+def test_a_cluster_object_is_used_and_left_running(client):
+    ds = mf.sweep({"width": [4]}, activation="relu", n_seeds=1, client=client.cluster,
+                  progress=False, timeout=SWEEP_TIMEOUT_S, **TINY)
+    assert bool(ds.done.all())
+    assert client.cluster.status.name == "running"
+    assert "NaN where a case does not record it" in ds.c.attrs["long_name"]
+    assert np.isnan(ds.c.values).all()  # no input_correlation: c is not recorded
+
+
 def test_scheduler_address_string_is_used(client, capsys):
     ds = mf.sweep({"width": [4]}, activation="relu", n_seeds=1, client=client.scheduler.address,
                   progress=True, timeout=SWEEP_TIMEOUT_S, **TINY)
@@ -286,3 +330,111 @@ def test_default_local_cluster_starts_prints_and_shuts_down(capfd):
     assert _wait_no_children(before) == [], "the local cluster's workers outlived the sweep"
     _assert_case_equals_simulate(ds, mf.get_activation("tanh").gpn(), {"activation": "tanh-gpn"},
                                  width=6, **TINY)
+
+
+@pytest.mark.slow
+def test_cli_runs_a_config_on_a_scheduler_and_resumes(client, tmp_path, capsys):
+    from meanfield.cli import main
+
+    config = tmp_path / "study.toml"
+    config.write_text('[sweep]\ndepth = 4\nbatch = 3\nbackend = "numpy"\nn_seeds = 2\n'
+                      'out = "study.nc"\n[grid]\nactivation = ["tanh", "tanh-gpn"]\n'
+                      'width = [5, 7]\n', encoding="utf-8")
+    out = tmp_path / "study.zarr"
+    argv = ["sweep", str(config), "--scheduler", client.scheduler.address, "--out", str(out),
+            "--no-progress"]
+    assert main(argv) == 0
+    assert "8 tasks computed, 0 reused, 0 failed" in capsys.readouterr().out
+    assert main([*argv, "--json"]) == 0
+    import json
+
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["tasks_computed"] == 0 and summary["tasks_reused"] == 8
+    assert summary["dims"] == {"activation": 2, "width": 2, "seed": 2, "layer": 4}
+    ds = load_sweep(out)
+    _assert_case_equals_simulate(ds, mf.get_activation("tanh").gpn(),
+                                 {"activation": "tanh-gpn", "width": 7}, width=7, **TINY)
+
+
+def test_cli_reports_failed_tasks_with_exit_1(client, tmp_path, capsys):
+    from meanfield.cli import main
+
+    config = tmp_path / "bad.toml"
+    config.write_text('[sweep]\ndepth = 2\nwidth = 4\nactivation = "relu"\nbackend = "numpy"\n'
+                      '[grid]\nweight_var = [1.0, -2.0]\n', encoding="utf-8")
+    status = main(["sweep", str(config), "--scheduler", client.scheduler.address,
+                   "--out", str(tmp_path / "bad.zarr"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.count("\n") == 1 and "weight_var=-2.0" in err and "1 of 2 sweep tasks failed" in err
+
+
+@pytest.mark.slow
+def test_report_figure_from_a_stored_sweep(client, tmp_path):
+    from meanfield.report import ReportContext
+    from meanfield.report.sweep import gradient_ratio, lu_width_sweep
+
+    out = tmp_path / "lu.zarr"
+    ds = mf.sweep({"activation": ["tanh-gpn", "selu"], "width": [8, 32]}, depth=12, n_seeds=2,
+                  batch=2, weights="orthogonal", backend="numpy", client=client, out=out,
+                  progress=False, timeout=SWEEP_TIMEOUT_S)
+    (tmp_path / "figs").mkdir()
+    claims = lu_width_sweep(ReportContext(tmp_path / "figs"), result=str(out))
+    assert (tmp_path / "figs" / "lu_width_sweep.png").exists()
+    assert len(claims) == 1 and "tanh-gpn" in claims[0].measured
+    # the ratio is max/min over layers of each net's |dE/dW_l|_F
+    g = ds.grad_w_fro.sel(activation="selu", width=8, seed=1).values
+    assert float(gradient_ratio(ds).sel(activation="selu", width=8, seed=1)) == g.max() / g.min()
+
+
+CRASHING_SWEEP = """
+import sys
+import meanfield as mf
+from meanfield.sweeps import _run
+_run.CHECKPOINT_SECONDS = 0.0  # checkpoint after every batch of results
+mf.sweep({"activation": ["tanh", "relu"], "width": [48, 64, 80]}, depth=30, batch=8,
+         backend="numpy", n_seeds=4, client=sys.argv[1], out=sys.argv[2], progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_sweep_killed_with_sigkill_resumes_from_its_zarr_store(client, tmp_path):
+    """A hard crash (SIGKILL of the client process) leaves a store whose done tasks are intact."""
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "crash.zarr"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-c", CRASHING_SWEEP, client.scheduler.address, str(out)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = 0
+    try:
+        deadline = time.monotonic() + SWEEP_TIMEOUT_S
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                done = int(zarr.open_group(str(out), mode="r")["done"][...].sum())
+            except Exception:  # noqa: BLE001 - the store is being created
+                done = 0
+            if done >= 2:
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+    if proc.returncode == 0:
+        pytest.skip("the sweep finished before it could be killed (machine too fast for this test)")
+    stored = int(load_sweep(out).done.sum())
+    assert 2 <= stored < 24
+    ds = mf.sweep({"activation": ["tanh", "relu"], "width": [48, 64, 80]}, depth=30, batch=8,
+                  backend="numpy", n_seeds=4, client=client, out=out, progress=False,
+                  timeout=SWEEP_TIMEOUT_S)
+    assert ds.attrs["tasks_reused"] == stored and ds.attrs["tasks_computed"] == 24 - stored
+    for label in ("tanh", "relu"):
+        for width in (48, 64, 80):
+            _assert_case_equals_simulate(ds, mf.get_activation(label),
+                                         {"activation": label, "width": width}, width=width,
+                                         depth=30, batch=8, backend="numpy")

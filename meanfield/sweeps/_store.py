@@ -35,11 +35,10 @@ class Results:
     """Every variable of a sweep as in-memory arrays, filled as tasks finish."""
 
     def __init__(self, plan):
-        from meanfield.sweeps._tasks import theory_fields
-        from meanfield.trace import RECORDS
+        from meanfield.sweeps._tasks import record_names, theory_fields
 
         self.plan = plan
-        self.record_names = tuple(RECORDS)
+        self.record_names = record_names()
         self.theory_names = theory_fields()
         cs, n_s, n_l = plan.shape, plan.n_seeds, plan.depth
         self.dims = {}
@@ -71,6 +70,8 @@ class Results:
         idx = self.index(task["case"])
         s = task["seed_index"]
         for r in self.record_names:
+            if r not in result["records"]:  # an optional record this case does not have
+                continue
             values = np.asarray(result["records"][r], dtype=np.float64)
             self.data[r][(*idx, s, slice(0, values.size))] = values
         if result.get("theory") is not None:
@@ -121,7 +122,10 @@ class Results:
 
         plan = self.plan
         coords = {**plan.coords, "seed": np.arange(plan.n_seeds), "layer": np.arange(1, plan.depth + 1)}
-        described = {**RECORD_DESCRIPTIONS,
+        optional = {k: f"{RECORD_DESCRIPTIONS.get(k, k)}; NaN where a case does not record it "
+                       "(c needs input_correlation)" for k in self.record_names
+                    if k not in _always_recorded()}
+        described = {**RECORD_DESCRIPTIONS, **optional,
                      **{f"theory_{k}": f"mean-field prediction of {k} (Trace.theory)"
                         for k in self.theory_names},
                      "net_seed": "seed passed to simulate() for this net",
@@ -130,6 +134,12 @@ class Results:
         data = {name: (self.dims[name], arr.copy(), {"long_name": described.get(name, name)})
                 for name, arr in self.data.items()}
         return xr.Dataset(data, coords=coords, attrs=self.attrs())
+
+
+def _always_recorded():
+    from meanfield.trace import RECORDS
+
+    return RECORDS
 
 
 def open_store(out, results):
