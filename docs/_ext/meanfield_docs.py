@@ -46,6 +46,7 @@ DOCUMENTED_MODULES = (
     "meanfield.activations",
     "meanfield.engines",
     "meanfield.properties",
+    "meanfield.trace_io",
     "meanfield.trace",
     "meanfield.simulation",
     "meanfield.backends",
@@ -53,6 +54,7 @@ DOCUMENTED_MODULES = (
     "meanfield.solver",
     "meanfield.errors",
     "meanfield.correlations",
+    "meanfield.sweeps",
 )
 
 

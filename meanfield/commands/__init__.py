@@ -15,7 +15,8 @@ __all__ = ["UsageError", "parse_params", "print_json", "add_activation_arguments
            "activation_from_json", "COMMAND_MODULES"]
 
 #: modules under meanfield.commands, in the order ``meanfield --help`` lists them
-COMMAND_MODULES = ("activations", "maps", "gpn", "solve", "simulate", "check", "report", "sweep")
+COMMAND_MODULES = ("activations", "maps", "gpn", "solve", "simulate", "check", "report", "sweep", "cmap",
+                   "phase", "design")
 
 
 class UsageError(Exception):

@@ -185,7 +185,7 @@ def chen_fig5(ctx):
     means, small, large = {}, [], []  # output means by label; lam < 1 given vs lam solved (>= 1)
     for ax, (family, lam) in zip(axes, cases, strict=True):
         sol = mf.solve(family, eps=FIG1_EPS, lam=lam)
-        t = mf.simulate(sol.activation, depth=64, width=width, batch=32, seed=5, histogram_layers=layers,
+        t = mf.simulate(sol.activation, depth=64, width=width, batch=32, seed=5, n_seeds=1, histogram_layers=layers,
                         backend=_backend(ctx))
         h = t.histograms
         for i, layer in enumerate(h["layers"]):

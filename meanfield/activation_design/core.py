@@ -5,7 +5,7 @@ The problem is
 .. math:: \\min_\\theta\\; J(\\theta) \\quad\\text{s.t.}\\quad c_i(\\theta) = t_i,\\;
           l_k \\le \\theta_k \\le u_k
 
-with ``c_i`` and ``J`` conditions of :mod:`meanfield.design.conditions` (Gaussian functionals of
+with ``c_i`` and ``J`` conditions of :mod:`meanfield.activation_design.conditions` (Gaussian functionals of
 the activation). Every functional comes with its exact gradient in ``theta``: the family is
 differentiated symbolically (SymPy) and the gradient integrated on the same quadrature nodes as the
 value, ``d/dtheta E[h] = E[dh/dtheta]``.
@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from meanfield.design._families import family_of
-from meanfield.design.conditions import Evaluator, parse_condition
+from meanfield.activation_design._families import family_of
+from meanfield.activation_design.conditions import Evaluator, parse_condition
 
 __all__ = ["DesignError", "DesignResult", "design", "DESIGN_TOL"]
 
@@ -232,12 +232,12 @@ def design(act, unknowns, conditions, objective=None, bounds=None, start=None, *
         An :class:`~meanfield.activations.Activation` with a SymPy template (built-in or
         :meth:`~meanfield.activations.Activation.from_expression`), a built-in name, a SymPy
         expression string in ``x`` (its other symbols are parameters, valued by ``start``), or a
-        family such as :class:`~meanfield.design.AffineFamily` (DKS/TAT's affine transform).
+        family such as ``AffineFamily`` (DKS/TAT's affine transform, ``meanfield.activation_design``).
     unknowns : sequence of str
         The parameters to solve for; the others keep their values.
     conditions : dict
         ``{condition: target}``; a target ``(low, high)`` (None for open) is an inequality. See
-        :data:`~meanfield.design.conditions.CONDITIONS` for the names, e.g. ``"phi(1)"``,
+        :data:`~meanfield.activation_design.conditions.CONDITIONS` for the names, e.g. ``"phi(1)"``,
         ``"second_moment(1)"``, ``"mean"``, ``"q_slope(1)"``, ``"c_slope(1)"``, ``"c_curvature(1)"``,
         ``"c_map(0)"``, ``"gamma1"``, ``"output_mean(0, 2)"``.
     objective : str, optional
