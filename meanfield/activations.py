@@ -266,6 +266,8 @@ class Activation:
 
         The closed-form engine needs a SymPy expression, so such activations use quadrature.
 
+        Examples
+        --------
         >>> act = Activation.from_callables(lambda x: np.maximum(x - 0.3, 0.0))
         >>> [round(k, 10) for k in act.kinks]
         [0.3]
