@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import meanfield as mf
+import meanfield.solver
 from meanfield.activation_design import (
     DesignError,
     design,
@@ -214,15 +215,16 @@ def test_design_reproduces_one_table5_optimum():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["sselu", "lselu"])
+@pytest.mark.parametrize("family", ["dselu", "sselu", "lselu"])
 @pytest.mark.parametrize("eps", [0.01, 0.017, 0.03, 0.06])
 def test_design_reproduces_table5(family, eps):
-    bounds = {"lam": (1.0, None), "alpha": (0.0, None)}
-    if family == "sselu":
-        bounds["beta"] = (0.01, 100.0)
-    res = design(family, ["lam", "alpha", "beta"], {"phi(1)": 1 + eps, "second_moment(1)": 1.0}, objective="gamma1",
-                 start={"lam": 1.0, "alpha": 1.5, "beta": 0.5}, bounds=bounds)
+    res = design(**mf.solver.selu_problem(family, eps))  # Table 5's problems stated for design
     sol = mf.solve(family, eps)
+    if res.objective is None:
+        res_gamma1 = float(mf.gamma1(res.activation))
+        assert max(abs(res.params[k] - sol.params[k]) for k in sol.params) <= 1e-10
+        assert res_gamma1 == pytest.approx(sol.gamma1, abs=1e-12)
+        return
     # 1e-9: the optimum is at the active bound lam = 1, then a square system solved to 1e-16
     assert max(abs(res.params[k] - sol.params[k]) for k in sol.params) <= 1e-9
     assert res.objective_value == pytest.approx(sol.gamma1, abs=1e-12)
@@ -363,3 +365,14 @@ def test_cli_usage_errors_exit_2_with_one_line(capsys, argv, message):
     code, out, err = _cli(capsys, *argv)
     assert code == 2 and out == ""
     assert err.startswith("meanfield: error:") and err.count("\n") == 1 and message in err
+
+
+def test_check_takes_a_transform_and_sees_tat_has_eps_zero():
+    from meanfield.properties import check_activation
+
+    act = tat_transform("swish", DEPTH).activation
+    results = {r.name: r for r in check_activation(act)}
+    # TAT sets C'(1) = phi(1) = 1 at Q(1) = 1: Chen et al.'s eps is 0 (to rounding), so Definition 2
+    # (eps > 0) fails
+    assert abs(float(mf.phi(act, 1.0)) - 1) <= 1e-12
+    assert not results["definition2"].passed and "is not > 0" in results["definition2"].detail

@@ -60,6 +60,11 @@ LAM_FLOOR = 1e-100
 LAM_MAX = math.sqrt(2.0)
 
 
+#: Relative height below which a discrete local minimum of |gamma1| on the grid is rounding noise
+#: (|gamma1| = |1 + eps W/Q| is computed to ~1e-16 relative; a real minimum dips by far more).
+_FLAT_GAMMA = 1e-13
+
+
 def _solve_dselu(eps):
     curve = _curve("dselu")
     tab = curve.table
@@ -101,7 +106,10 @@ def _solve_optimum(family, eps, lam_min):
     idx = np.arange(n) if curve.cyclic else np.arange(1, n - 1)
     prev, nxt = (idx - 1) % n, (idx + 1) % n
     absg = np.abs(g)
-    local = feasible[idx] & feasible[prev] & feasible[nxt] & (absg[idx] <= absg[prev]) & (absg[idx] <= absg[nxt])
+    # a discrete local minimum that is a real dip, not rounding noise on a flat |gamma1| (tiny eps)
+    dip = np.maximum(absg[prev], absg[nxt]) - absg[idx] > _FLAT_GAMMA * np.maximum(absg[idx], 1.0)
+    local = (feasible[idx] & feasible[prev] & feasible[nxt] & (absg[idx] <= absg[prev]) & (absg[idx] <= absg[nxt])
+             & dip)
     for pos in np.flatnonzero(local):  # prev/nxt are aligned with idx: index them by position
         k = idx[pos]
         lo, _ = curve.interval(prev[pos], k)

@@ -139,7 +139,7 @@ def parse_condition(text):
 
 
 def _two_input(name, c):
-    """Whether a condition needs the two-input engine (:func:`meanfield.covariance`): 0 < |c| < 1."""
+    """Whether a condition needs the two-input engine (``meanfield.covariance``): 0 < |c| < 1."""
     return name in ("c_map", "c_slope", "correlation_map", "covariance") and c not in (0.0, 1.0)
 
 

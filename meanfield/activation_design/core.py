@@ -37,8 +37,11 @@ __all__ = ["DesignError", "DesignResult", "design", "DESIGN_TOL"]
 
 #: Largest residual of a returned design (the conditions are O(1) quantities).
 DESIGN_TOL = 1e-12
-#: Newton stops below this residual (float64 evaluation noise of the moments is ~1e-16).
-_NEWTON_TARGET = 2e-16
+#: Newton stops below this residual: the float64 noise floor of the moments is 1e-16..5e-16, where
+#: further steps only wander (and DESIGN_TOL is 1000 times larger).
+_NEWTON_TARGET = 1e-15
+#: Near the noise floor a step that does not reduce the residual is not retried with shorter steps.
+_FLOOR = 1e-13
 _MAX_NEWTON = 60
 #: Newton gives up on a start when a step needs more than this many quarterings ...
 _MAX_HALVINGS = 8
@@ -193,7 +196,7 @@ def _newton(problem, x0, base, fixed=None, max_iter=_MAX_NEWTON):
             break
         step = np.linalg.lstsq(jac, r, rcond=None)[0]
         t = 1.0
-        for _ in range(_MAX_HALVINGS):
+        for _ in range(_MAX_HALVINGS if norm > _FLOOR else 1):
             trial = x.copy()
             trial[free] -= t * step
             out_t, norm_t = _evaluate_or_none(problem, trial, base)
