@@ -1,18 +1,18 @@
 """Reading and writing :class:`~meanfield.trace.Trace` files (``.npz`` and ``.nc``).
 
 File layout (``format = "meanfield.Trace"``, ``format_version`` :data:`FORMAT_VERSION`)
-----------------------------------------------------------------------------------
+-----------------------------------------------------------------------------------------
 ``.npz`` (NumPy only)
     one ``(n_seeds, depth)`` float64 array per record, named after the record; ``seeds``;
     ``hist_<key>`` for the histograms; ``metadata``, a 0-d string array holding the JSON of
-    :meth:`Trace.metadata` plus ``"records"``, the list of record names stored.
+    :meth:`~meanfield.trace.Trace.metadata` plus ``"records"``, the list of record names stored.
 ``.nc`` (xarray, netCDF4/h5netcdf or SciPy's netCDF-3 engine)
-    the dataset of :meth:`Trace.to_xarray`; the same JSON in the attribute ``metadata``.
+    the dataset of :meth:`~meanfield.trace.Trace.to_xarray`; the same JSON in the attribute ``metadata``.
 
 Records are stored generically: every name in :data:`meanfield.trace.RECORDS` that the trace
 holds is written, and the reader takes the list of names from the metadata, so a new per-layer
 record round-trips without changes here. Files are untrusted input: :func:`load_trace` checks
-every field it uses and raises :class:`~meanfield.errors.TraceFileError` (a ValueError) naming
+every field it uses and raises ``meanfield.TraceFileError`` (a ValueError) naming
 the file and the problem; it never runs unbounded work on the file's contents (a stored
 expression goes through the size limits of :mod:`meanfield.expressions`).
 """
@@ -137,7 +137,8 @@ def load_trace(path):
     TraceFileError
         The file cannot be read as a trace: truncated or empty, not a trace, metadata
         missing or not valid JSON, a record or field missing or of the wrong type, or a
-        ``format_version`` newer than :data:`FORMAT_VERSION`. The message names the file.
+        ``format_version`` newer than :data:`~meanfield.trace_io.FORMAT_VERSION`. The message names
+        the file.
     ValueError
         ``path`` does not end with ``.npz`` or ``.nc``.
     """
