@@ -194,7 +194,7 @@ def check_input_moments(input_mean, input_var) -> tuple[float, float]:
 
     ``input_mean`` must be finite, ``input_var >= 0``, and the second moment
     ``input_var + input_mean**2`` must be ``> 0`` and finite. Shared by
-    :func:`meanfield.simulation.simulate` and :func:`meanfield.trace.theory_profile`.
+    :func:`meanfield.simulation.simulate` and :func:`meanfield.trace_theory.theory_profile`.
 
     >>> check_input_moments(0, 1)
     (0.0, 1.0)

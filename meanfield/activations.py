@@ -39,6 +39,7 @@ from meanfield.expressions import (
     DERIVATION_SECONDS,
     X,
     derivative,
+    heaviside_to_piecewise,
     lambdify_renamed,
     parse_activation_expression,
     time_budget,
@@ -84,7 +85,8 @@ class Activation:
     """
 
     def __init__(self, name, *, params=None, template=None, f=None, df=None, kinks=(),
-                 scale=1.0, mp_f=None, mp_df=None, description=""):
+                 scale=1.0, mp_f=None, mp_df=None, description="", scale_rule=None,
+                 kinks_from_template=False):
         self.name = str(name)
         self.params = {k: check_finite_scalar(v, f"{name} parameter {k}")
                        for k, v in (params or {}).items()}
@@ -99,6 +101,9 @@ class Activation:
         self.scale = float(scale)
         self._mp = (mp_f, mp_df)
         self.description = description
+        # what depends on the parameters is recomputed from them in with_params (issue 14.4)
+        self._scale_rule = scale_rule
+        self._kinks_from_template = kinks_from_template
 
     # -- evaluation ---------------------------------------------------------------------------
     def f(self, x):
@@ -149,6 +154,10 @@ class Activation:
         new.params = {**self.params, **{k: check_finite_scalar(v, f"{self.name} parameter {k}")
                                         for k, v in params.items()}}
         new._mp = self._mp if self.template is None else (None, None)
+        if self._scale_rule is not None:
+            new.scale = self._scale_rule(new.params)
+        if self._kinks_from_template:
+            new.kinks = _kinks_of(self.template, new.params)
         return new
 
     def affine(self, scale, shift, name=None):
@@ -174,7 +183,9 @@ class Activation:
         return Activation(name or f"{scale:.6g}*{self.name}{shift:+.6g}",
                           params={**self.params, s_name: scale, b_name: shift},
                           template=template, f=f, df=df, kinks=self.kinks, scale=self.scale,
-                          mp_f=mp_f, mp_df=mp_df, description=f"affine transform of {self.name}")
+                          mp_f=mp_f, mp_df=mp_df, description=f"affine transform of {self.name}",
+                          scale_rule=self._scale_rule,
+                          kinks_from_template=self._kinks_from_template)
 
     def gpn(self, sign=1, method="auto"):
         """Return the Gaussian-Poincare normalized version ``a f + b`` (Lu, Gould, Ajanthan).
@@ -210,6 +221,8 @@ class Activation:
         params : dict, optional
             Values of the parameters the expression uses besides ``x``.
 
+        Examples
+        --------
         >>> act = Activation.from_expression("Piecewise((x, x > 0), (a*x, True))", params={"a": 0.2})
         >>> act.kinks, float(act.f(-1.0))
         ((0.0,), -0.2)
@@ -226,22 +239,50 @@ class Activation:
         with time_budget(DERIVATION_SECONDS, f"finding the kinks of {text!r}"):
             kinks = _kinks_of(template, values)
         return cls(name or text, params=values, template=template, kinks=kinks,
-                   description=f"user expression {text}")
+                   description=f"user expression {text}", kinks_from_template=True)
 
     @classmethod
-    def from_callables(cls, f, df=None, *, name="custom", kinks=(), scale=1.0, mp_f=None, mp_df=None):
-        """Build an activation from a pair of vectorized NumPy callables ``f(x)``, ``f'(x)``.
+    def from_callables(cls, f, df=None, *, name="custom", kinks=None, scale=1.0, mp_f=None,
+                       mp_df=None):
+        """Build an activation from vectorized NumPy callables ``f(x)`` and (optionally) ``f'(x)``.
 
-        The closed-form engine needs a SymPy expression, so such activations use
-        the quadrature engine; pass ``mp_f``/``mp_df`` (mpmath scalar callables) to
-        make the mpmath reference engine available too.
+        Parameters
+        ----------
+        f, df : callable
+            Elementwise NumPy functions of a float array. ``df=None`` derives ``f'``
+            numerically: by the complex step ``Im f(x + ih)/h`` (exact to rounding) when ``f``
+            is analytic and accepts complex arrays, else by 4th-order finite differences
+            (about 1e-12 of the scale of ``f'``; one-sided next to kinks).
+        kinks : sequence of float, optional
+            Points where ``f'`` jumps; the quadrature engine splits its rule there (an
+            undeclared kink costs accuracy: a ReLU shifted to 0.3 gives phi off by 20% at
+            q = 0.01). ``None`` (default) detects them numerically in ``[-50, 50]`` (jumps of
+            ``f'`` on a grid of step 1e-3, refined by bisection to ~1e-13); pass them when you
+            know them, or ``()`` to assert there are none, which skips the search.
+        scale : float
+            Width in ``x`` of the finest feature (see :class:`Activation`).
+        mp_f, mp_df : callable, optional
+            mpmath scalar versions, enabling the ``"mpmath"`` reference engine.
+
+        The closed-form engine needs a SymPy expression, so such activations use quadrature.
+
+        >>> act = Activation.from_callables(lambda x: np.maximum(x - 0.3, 0.0))
+        >>> [round(k, 10) for k in act.kinks]
+        [0.3]
         """
+        from meanfield._callable_analysis import (
+            detect_kinks,
+            detect_kinks_from_values,
+            numerical_derivative,
+        )
+
         if not callable(f) or (df is not None and not callable(df)):
             raise ValueError("f and df must be callables of a NumPy array")
-        if df is None:
-            def df(x):
-                raise ValueError(f"activation {name!r} was built without a derivative (df=None)")
+        if kinks is None:
+            kinks = detect_kinks(df) if df is not None else detect_kinks_from_values(f)
         kinks = tuple(check_finite_scalar(k, "kinks entry") for k in kinks)
+        if df is None:
+            df = numerical_derivative(f, kinks)
         # a callable returning None, complex values or the wrong shape is named as such
         return cls(name, params={},
                    f=lambda x: check_activation_output(f(x), x, f"activation {name!r}: f"),
@@ -272,8 +313,11 @@ def _fresh(base, taken):
 
 def _lambdify_pair(template, names):
     symbols = [sp.Symbol(n, real=True) for n in names]
-    f = lambdify_renamed([X, *symbols], template, modules=["numpy", "scipy"])
-    df = lambdify_renamed([X, *symbols], derivative(template), modules=["numpy", "scipy"])
+    # Heaviside(NaN) is NaN, as on the GPU (SymPy's own NumPy printing gives 1)
+    f = lambdify_renamed([X, *symbols], heaviside_to_piecewise(template),
+                         modules=["numpy", "scipy"])
+    df = lambdify_renamed([X, *symbols], heaviside_to_piecewise(derivative(template)),
+                          modules=["numpy", "scipy"])
 
     def f_np(x, **p):
         with np.errstate(all="ignore"):
@@ -421,13 +465,25 @@ def _builtin(name, params):
             f"got {sorted(params) or 'none'}")
     order = list(defaults) + [p for p in spec.get("required", ()) if p not in defaults]
     values = {k: params.get(k, defaults.get(k)) for k in order}
-    scale = 1.0
-    if name == "sselu":
-        scale = min(1.0, 1.0 / max(abs(check_finite_scalar(values["beta"], "beta")), 1e-300))
+    rule = _sselu_scale if name == "sselu" else None
     f0, df0 = spec["f"], spec["df"]
     return Activation(name, params=values, template=spec["template"],
                       f=lambda x, **p: f0(x, **p), df=lambda x, **p: df0(x, **p),
-                      kinks=spec["kinks"], scale=scale, description=spec["description"])
+                      kinks=spec["kinks"], scale=rule(values) if rule else 1.0,
+                      description=spec["description"], scale_rule=rule)
+
+
+#: Smallest |beta| the sSELU feature width 1/|beta| is computed for (beta = 0 is a linear branch).
+_BETA_FLOOR = 1e-300
+
+
+def _sselu_scale(params):
+    """Width ``1/|beta|`` of sSELU's ``e^(beta x)`` branch: the quadrature grades its mesh to it.
+
+    Both ways: a fast branch (beta = 50) is a boundary layer of width 1/50, a slow one
+    (beta = 0.036) decays over 28 units of x, which the mesh must follow that far too.
+    """
+    return 1.0 / max(abs(params["beta"]), _BETA_FLOOR)
 
 
 def normalized(act, var=1.0, method="auto"):

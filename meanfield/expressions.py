@@ -48,6 +48,7 @@ __all__ = [
     "MAX_PIECEWISE_NESTING",
     "X",
     "derivative",
+    "heaviside_to_piecewise",
     "lambdify_renamed",
     "parse_activation_expression",
     "time_budget",
@@ -67,6 +68,27 @@ def derivative(expr, symbol=X):
     Heaviside(x)
     """
     return sp.diff(expr, symbol).replace(sp.DiracDelta, lambda *args: sp.S.Zero)
+
+
+def heaviside_to_piecewise(expr):
+    """Rewrite every ``Heaviside(u, h0)`` as a Piecewise that is NaN for a NaN ``u``.
+
+    ``Piecewise((0, u < 0), (h0, Eq(u, 0)), (1, u > 0), (nan, True))``: the values of
+    ``numpy.heaviside(u, h0)``, NaN included. SymPy's own rewrite ends in ``(1, True)``, so a
+    NaN input would come out as 1; the NumPy lambdification of ``act.f`` and the CUDA code of
+    :mod:`meanfield.gpu.codegen` both print this form, so they agree on every input.
+
+    >>> heaviside_to_piecewise(sp.Heaviside(X, 0))
+    Piecewise((0, x < 0), (0, Eq(x, 0)), (1, x > 0), (nan, True))
+    """
+    def rewrite(*args):
+        u = args[0]
+        h0 = args[1] if len(args) > 1 else sp.S.Half
+        return sp.Piecewise((0, u < 0), (h0, sp.Eq(u, 0)), (1, u > 0), (sp.nan, True),
+                            evaluate=False)
+
+    return sp.sympify(expr).replace(sp.Heaviside, rewrite)
+
 
 def lambdify_renamed(args, expr, modules):
     """:func:`sympy.lambdify` with every argument symbol renamed to a fresh ``Dummy`` first.
@@ -168,6 +190,8 @@ def parse_activation_expression(text: str, params=()) -> sp.Expr:
         outside arithmetic, comparisons and the whitelisted functions; on an expression
         over one of the size limits of this module (the message names the limit).
 
+    Examples
+    --------
     >>> parse_activation_expression("9**9**9")
     Traceback (most recent call last):
     ...

@@ -1,7 +1,7 @@
 """Reading and writing :class:`~meanfield.trace.Trace` files (``.npz`` and ``.nc``).
 
 File layout (``format = "meanfield.Trace"``, ``format_version`` :data:`FORMAT_VERSION`)
------------------------------------------------------------------------------------------
+---------------------------------------------------------------------------------------
 ``.npz`` (NumPy only)
     one ``(n_seeds, depth)`` float64 array per record, named after the record; ``seeds``;
     ``hist_<key>`` for the histograms; ``metadata``, a 0-d string array holding the JSON of
@@ -12,7 +12,7 @@ File layout (``format = "meanfield.Trace"``, ``format_version`` :data:`FORMAT_VE
 Records are stored generically: every name in :data:`meanfield.trace.RECORDS` that the trace
 holds is written, and the reader takes the list of names from the metadata, so a new per-layer
 record round-trips without changes here. Files are untrusted input: :func:`load_trace` checks
-every field it uses and raises ``meanfield.TraceFileError`` (a ValueError) naming
+every field it uses and raises :class:`~meanfield.errors.TraceFileError` (a ValueError) naming
 the file and the problem; it never runs unbounded work on the file's contents (a stored
 expression goes through the size limits of :mod:`meanfield.expressions`).
 """

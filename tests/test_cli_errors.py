@@ -21,10 +21,6 @@ from meanfield.cli import main
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _pending(owner, *extra):
-    return [pytest.mark.xfail(strict=True, reason=f"pending: helper {owner!r} (issue 15)"), *extra]
-
-
 def _row(*argv, match=None, forbid=None, marks=(), id=None):
     return pytest.param(list(argv), match, forbid, marks=list(marks), id=id or " ".join(argv)[:60])
 
@@ -89,7 +85,7 @@ BAD_ARGUMENTS = [
     _row("simulate", "relu", "--plot", "{tmp}/nodir/x.png", match="--plot .*does not exist"),
     _row("simulate", "relu", "--out", "{tmp}", match="--out"),
     _row("simulate", "relu", "--width", "10000000", "--depth", "2", "--batch", "2", "--seeds", "1",
-         "--backend", "numpy", match="GiB", marks=[pytest.mark.slow]),
+         "--backend", "numpy", match="GiB"),
     _row("simulate", "relu", "--seed", str(2**63 - 1), "--seeds", "2", "--depth", "2", "--width", "4",
          "--backend", "numpy", match="n_seeds", forbid="got 9223372036854775808"),
     _row("simulate", "relu", "--input-mean", "1e200", "--depth", "2", "--width", "4",
@@ -156,10 +152,10 @@ def test_read_only_folder_exit_2(argv, folder, capsys):
 # -- numerical trouble: a clear result or a one-line error, never multi-line warnings --------------
 
 NO_WARNING_FLOOD = [
-    _row("maps", "selu", "--q", "1e308", marks=_pending("exact")),
-    _row("maps", "selu", "--param", "lam=1e200", marks=_pending("exact")),
+    _row("maps", "selu", "--q", "1e308"),
+    _row("maps", "selu", "--param", "lam=1e200"),
     _row("simulate", "relu", "--weight-var", "1e6", "--depth", "100", "--width", "8", "--batch", "2",
-         "--seeds", "1", "--backend", "numpy", marks=_pending("sim")),  # NumericalWarning: 3 lines
+         "--seeds", "1", "--backend", "numpy"),
 ]
 
 

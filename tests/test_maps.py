@@ -70,7 +70,20 @@ def test_delta_gamma_and_gamma1_definitions():
     g = mf.gamma(act, q)
     np.testing.assert_allclose(g[:2], 1 - (p[:2] - 1) / (1 / q[:2] - 1), rtol=1e-13)
     np.testing.assert_allclose(g[3:], (p[3:] - 1 / q[3:]) / (1 - 1 / q[3:]), rtol=1e-13)
-    assert g[2] == mf.gamma1(act) == abs(mf.dphi_dq(act, 1.0) + 1)
+    assert g[2] == mf.gamma1(act)
+    # gamma1 = |dphi/dq(1) + 1| against an independent 40-digit integral of the score form
+    # dphi/dq = E[f'(x)^2 (x^2 - q)] / (2 q^2) at q = 1, sSELU's f' written out by hand; the
+    # closed engine promises 1e-12 relative
+    import mpmath
+
+    lam, alpha, beta = (act.params[k] for k in ("lam", "alpha", "beta"))
+    with mpmath.workdps(40):
+        def weighted(z, lo, hi):
+            fp = lam if lo >= 0 else lam * alpha * beta * mpmath.exp(beta * z)
+            return fp**2 * (z * z - 1) / 2 * mpmath.npdf(z)
+        dphi = mpmath.quad(lambda z: weighted(z, -1, 0), [-mpmath.inf, 0]) + \
+            mpmath.quad(lambda z: weighted(z, 0, 1), [0, mpmath.inf])
+    assert float(mf.gamma1(act)) == pytest.approx(abs(float(dphi) + 1), rel=1e-12)
     # dphi/dq is exact: compare with a central difference at its own truncation error, h^2 phi'''
     h = 1e-4
     fd = (mf.phi(act, 1 + h) - mf.phi(act, 1 - h)) / (2 * h)

@@ -56,199 +56,98 @@ import functools
 import math
 
 import numpy as np
-import sympy as sp
-from scipy import special
+import scipy.special
 
-from meanfield.expressions import DERIVATION_SECONDS, X, lambdify_renamed, time_budget
+from meanfield.engines._closed_derivation import NormalCDF, NotClosedForm, derive_spec, spec_key
+from meanfield.engines._closed_numerics import (  # noqa: F401 - SERIES_MAX_RATE re-exported
+    SERIES_MAX_RATE,
+    half_normal_moment,
+    series_pieces,
+    series_term,
+    term_expectation,
+)
+from meanfield.expressions import DERIVATION_SECONDS, time_budget
 
 __all__ = ["ClosedEngine", "NormalCDF", "NotClosedForm", "family_moments", "derive"]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-#: ``G_i(t)`` for ``0 <= t < G_TABLE_MAX_T`` comes from a table of ``G_0 .. G_{i+n}`` on a grid
-#: of spacing ``G_TABLE_STEP`` and the exact Taylor series ``G_i(t0 + e) = sum_n (-e)^n/n! G_{i+n}(t0)``
-#: (``G_i' = -G_{i+1}``); with ``|e| <= 1/64`` the 13th term is below 1e-17 relative.
-G_TABLE_STEP = 1.0 / 32.0
-G_TABLE_MAX_T = 50.0
-G_TAYLOR_TERMS = 13
-#: Highest order ``i`` of ``G_i`` the table serves (polynomial degree k of a term; k <= 8 in practice).
-G_MAX_ORDER = 10
-#: Asymptotic series of G_i for t >= G_TABLE_MAX_T: the 12th term is < 1e-20 relative there.
-ASYMPTOTIC_TERMS = 12
-
-
-def _build_g_table():
-    """G_i(t) on the grid, i <= G_MAX_ORDER + G_TAYLOR_TERMS, accurate to a few ulps.
-
-    t < 6: 5x40-node Gauss-Legendre of the defining integral, graded toward u = 0 where
-    the factor e^(-t u) lives (the integrand is below e^-72 past u = 12); t >= 6: Miller's
-    backward recurrence, 60 steps deep (converged to < 3e-16 for t >= 5), normalized by
-    G_0 = erfcx(t/sqrt 2)/2. Both checked against mpmath to 2e-15 in tests/test_closed.py.
-    """
-    grid = np.arange(0.0, G_TABLE_MAX_T + G_TABLE_STEP, G_TABLE_STEP)
-    orders = G_MAX_ORDER + G_TAYLOR_TERMS
-    table = np.empty((grid.size, orders + 1))
-    small = grid < 6.0
-    nodes, weights = [], []
-    for lo, hi in ((0.0, 0.25), (0.25, 1.0), (1.0, 3.0), (3.0, 6.0), (6.0, 12.0)):
-        n, w = special.roots_legendre(40)
-        nodes.append(0.5 * (hi + lo) + 0.5 * (hi - lo) * n)
-        weights.append(0.5 * (hi - lo) * w * _INV_SQRT_2PI)
-    nodes, weights = np.concatenate(nodes), np.concatenate(weights)
-    base = np.exp(-0.5 * nodes**2 - grid[small, None] * nodes) * weights
-    table[small] = base @ nodes[:, None] ** np.arange(orders + 1)
-    t = grid[~small]
-    upper, current, kept = np.zeros_like(t), np.ones_like(t), {}
-    for n in range(orders + 60, 0, -1):
-        lower = (upper + t * current) / n  # G_{n-1} = (G_{n+1} + t G_n)/n
-        if n <= orders:
-            kept[n] = current
-        upper, current = current, lower
-        norm = current.copy()
-        upper, current = upper / norm, np.ones_like(norm)
-        kept = {key: val / norm for key, val in kept.items()}
-    kept[0] = current
-    g0 = 0.5 * special.erfcx(t / math.sqrt(2))
-    for i in range(orders + 1):
-        table[~small, i] = kept[i] * g0
-    return table
-
-
-_G_TABLE = _build_g_table()
-_TAYLOR_COEF = np.array([(-1.0) ** n / math.factorial(n) for n in range(G_TAYLOR_TERMS)])
-_BVN_NODES, _BVN_WEIGHTS = special.roots_legendre(24)
-
-
-class NormalCDF(sp.Function):
-    """SymPy stand-in for the standard normal CDF ``Phi`` (only its derivative is needed)."""
-
-    def fdiff(self, argindex=1):
-        u = self.args[0]
-        return sp.exp(-(u**2) / 2) / sp.sqrt(2 * sp.pi)
-
-
-class NotClosedForm(ValueError):
-    """The expression has no closed form in this engine's term family."""
-
-
-# ------------------------------------------------------------------------------------------------
-# derivation (SymPy)
-
-
-def _pieces(template):
-    """Split ``template`` into ``[(expr, lo, hi)]`` on intervals of x (floats, +-inf)."""
-    expr = sp.piecewise_fold(template.rewrite(sp.Piecewise))
-    if not expr.has(sp.Piecewise):
-        return [(expr, -math.inf, math.inf)]
-    if not isinstance(expr, sp.Piecewise):
-        raise NotClosedForm("nested piecewise structure")
-    out = []
-    for piece, domain in expr.as_expr_set_pairs(sp.Interval(-sp.oo, sp.oo)):
-        intervals = domain.args if isinstance(domain, sp.Union) else (domain,)
-        for iv in intervals:
-            if isinstance(iv, sp.FiniteSet) or iv.is_empty:
-                continue
-            if not isinstance(iv, sp.Interval):
-                raise NotClosedForm(f"piece on {iv}")
-            try:
-                lo, hi = float(iv.start), float(iv.end)
-            except TypeError:
-                raise NotClosedForm("kink location depends on parameters") from None
-            if hi > lo:
-                out.append((piece, lo, hi))
-    out.sort(key=lambda p: p[1])
-    return out
-
-
-def _rewrite_erf(expr):
-    """erf(b x) -> 2 Phi(sqrt(2) b x) - 1, erfc(b x) -> 2 Phi(-sqrt(2) b x)."""
-
-    def erf_to_phi(arg):
-        return 2 * NormalCDF(sp.sqrt(2) * arg) - 1
-
-    def erfc_to_phi(arg):
-        return 2 * NormalCDF(-sp.sqrt(2) * arg)
-
-    return expr.replace(sp.erf, erf_to_phi).replace(sp.erfc, erfc_to_phi)
-
-
-def _terms(expr):
-    """Decompose ``expr`` into ``{(k, c, d, b, j): coefficient}`` or raise NotClosedForm."""
-    expr = sp.expand(sp.powsimp(sp.expand(_rewrite_erf(expr)), combine="exp"))
-    terms = {}
-    for term in sp.Add.make_args(expr):
-        if term == 0:
-            continue
-        coeff, xpart = term.as_independent(X, as_Add=False)
-        k, c, d, j, b = 0, sp.S.Zero, sp.S.Zero, 0, None
-        for factor in sp.Mul.make_args(sp.powsimp(xpart, combine="exp")):
-            base, power = factor.as_base_exp()
-            if factor == 1:
-                continue
-            if base == X and power.is_Integer and power > 0:
-                k += int(power)
-            elif isinstance(base, sp.exp) or base == sp.E:
-                arg = sp.expand(power * (base.args[0] if isinstance(base, sp.exp) else 1))
-                try:
-                    poly = sp.Poly(arg, X)
-                except sp.PolynomialError:
-                    raise NotClosedForm(f"exponent {arg} is not polynomial in x") from None
-                if poly.degree() > 2:
-                    raise NotClosedForm(f"exponent {arg} has degree > 2 in x")
-                coeffs = {m[0]: cf for m, cf in zip(poly.monoms(), poly.coeffs(), strict=True)}
-                coeff *= sp.exp(coeffs.get(0, 0))
-                c += coeffs.get(1, 0)
-                d += coeffs.get(2, 0)
-            elif isinstance(base, NormalCDF) and power.is_Integer and power > 0:
-                slope = sp.simplify(base.args[0] / X)
-                if slope.has(X):
-                    raise NotClosedForm(f"Phi({base.args[0]}) is not Phi(b x)")
-                if b is not None and sp.simplify(slope - b) != 0:
-                    raise NotClosedForm("products of Phi with different slopes")
-                b, j = slope, j + int(power)
-            else:
-                raise NotClosedForm(f"factor {factor} is outside the closed-form family")
-        if j > 2:
-            raise NotClosedForm("Phi(bx)^j with j > 2")
-        key = (k, sp.simplify(c), sp.simplify(d), b if b is not None else sp.S.Zero, j)
-        terms[key] = terms.get(key, 0) + coeff
-    return terms
+#: E[Phi(b x)^j] - (its asin part) at mean 0, j = 0, 1, 2
+_CENTRED_CONSTANT = (1.0, 0.5, 0.25)
 
 
 class _Derived:
-    """Lambdified terms of one (template, quantity, derivative): evaluate with parameter values."""
+    """Compiled terms of one (template, quantity, derivative): evaluate with parameter values."""
 
-    def __init__(self, names, piece_terms, jumps, derivative):
+    def __init__(self, names, spec, derivative):
         self.names = names
         self.derivative = derivative
-        symbols = [sp.Symbol(n, real=True) for n in names]
-        self.terms = []  # (lo, hi, k, j, func -> (coef, c, d, b), tag)
-        for lo, hi, tag, table in piece_terms:
-            for (k, c, d, b, j), coef in table.items():
-                coef = sp.simplify(coef)
-                if coef == 0:
-                    continue
-                if (j or d != 0) and not (lo == -math.inf and hi == math.inf):
-                    raise NotClosedForm("Phi or Gaussian factors on a restricted piece")
-                func = lambdify_renamed(symbols, (coef, c, d, b), modules="numpy")
-                self.terms.append((lo, hi, k, j, func, tag))
-        self.jumps = [(a, lambdify_renamed(symbols, jump, modules="numpy")) for a, jump in jumps]
+        args = ", ".join(f"p{i}" for i in range(len(names)))
+        tuples = "".join(f"({', '.join(src)}), " for *_, src in spec["terms"])
+        jumps = "".join(f"{src}, " for _, src in spec["jumps"])
+        namespace = {"numpy": np, "scipy": scipy}
+        # the sources are SymPy's NumPy printing of derived coefficients (shipped or derived
+        # here), never text from a file a user handed us
+        exec(f"def coefficients({args}):\n    return ({tuples})\n"  # noqa: S102
+             f"def jump_sizes({args}):\n    return ({jumps})\n", namespace)
+        self._coefficients = namespace["coefficients"]
+        self._jump_sizes = namespace["jump_sizes"]
+        self.layout = [(lo, hi, k, j, tag) for lo, hi, k, j, tag, _ in spec["terms"]]
+        self.jump_points = [a for a, _ in spec["jumps"]]
+        self.polynomial = _polynomial_terms(spec["terms"])
 
     def __call__(self, params, mean, var):
         values = [np.asarray(params[n], dtype=float) for n in self.names]
         shape = np.broadcast_shapes(np.shape(mean), np.shape(var), *(np.shape(v) for v in values))
-        parts = {"g": np.zeros(shape), "xg": np.zeros(shape)}
-        evaluated = [(lo, hi, k, j, tag, *(np.asarray(v, dtype=float) for v in func(*values)))
-                     for lo, hi, k, j, func, tag in self.terms]
+        parts = {"g": 0.0, "xg": 0.0}
+        coefficients = self._coefficients(*values) if self.layout else ()
+        centred = not np.any(mean)
+        poly = None
+        if centred and self.polynomial and not any(v.ndim for v in values):
+            # mean 0, scalar parameters: x^k terms free of exponentials are s^k times exact
+            # Gaussian / half-normal moments; their coefficients are summed per power first
+            poly = {"g": {}, "xg": {}}
+            for i in self.polynomial:
+                lo, hi, k, _j, tag = self.layout[i]
+                if lo == -math.inf and hi == math.inf:
+                    if k % 2:
+                        continue
+                    moment = 2.0 * half_normal_moment(k)  # E[z^k] = (k - 1)!!
+                else:
+                    moment = half_normal_moment(k) * (1.0 if lo == 0 or k % 2 == 0 else -1.0)
+                table = poly[tag]
+                table[k] = table.get(k, 0.0) + float(coefficients[i][0]) * moment
+            keep = set(range(len(self.layout))) - set(self.polynomial)
+        else:
+            keep = range(len(self.layout))
+        evaluated = [(*self.layout[i], *(np.asarray(v, dtype=float) for v in coefficients[i]))
+                     for i in keep]
+        if not evaluated and self.derivative is None:  # a polynomial in s: ReLU-likes, x^k
+            table = poly["g"]
+            if not table:
+                return np.zeros(shape)
+            out = _evaluate_polynomial(table, var)
+            return out if np.shape(out) == shape else np.broadcast_to(out, shape)
         series = self._series_mask(evaluated, mean, var, shape)
         series_everywhere = series is not None and bool(series.all())
-        half = {"g": np.zeros(shape), "xg": np.zeros(shape)}  # the series-able terms' direct values
+        half = {"g": 0.0, "xg": 0.0}  # the series-able terms' direct values
+        constant = {"g": 0.0, "xg": 0.0}  # exact constants of centred whole-line terms
         for term in evaluated:
             lo, hi, k, j, tag, coef, c, d, b = term
-            in_series = series is not None and _series_term(term)
+            in_series = series is not None and series_term(term)
             if in_series and series_everywhere:  # the series below gives every value
                 continue
-            value = coef * _term_expectation(k, j, c, d, b, lo, hi, mean, var)
+            if centred and k == 0 and lo == -math.inf and hi == math.inf and not np.any(c) \
+                    and not np.any(d):
+                # E[Phi(bx)^j] at mean 0 = 1 (j = 0), 1/2, 1/4 + asin(rho)/(2 pi) (Sheppard):
+                # the constants are summed apart, so that erf's 4/4 - 4/2 + 1 cancels exactly
+                # and E[erf(x)^2] keeps its relative accuracy as q -> 0
+                constant[tag] = constant[tag] + coef * _CENTRED_CONSTANT[j]
+                if j == 2:  # asin(rho), rho = B/(1 + B), B = b^2 v, as atan(B/sqrt(1 + 2B)):
+                    tilt = b * b * var  # well conditioned also where rho -> 1 (large q)
+                    angle = np.arctan2(tilt, np.sqrt(1 + 2 * tilt))
+                    parts[tag] = parts[tag] + coef * (angle / (2 * math.pi))
+                continue
+            value = coef * term_expectation(k, j, c, d, b, lo, hi, mean, var)
             if in_series:
                 half[tag] = half[tag] + value
             else:
@@ -256,23 +155,31 @@ class _Derived:
         if series is not None:  # the series replaces the direct values where it is used
             var_series = np.broadcast_to(var, shape)[series]
             for tag in parts:
-                chosen = [e for e in evaluated if e[4] == tag and _series_term(e)]
+                chosen = [e for e in evaluated if e[4] == tag and series_term(e)]
                 if chosen:
-                    half[tag] = np.array(half[tag])  # writable (a 0-d sum comes back as a NumPy scalar)
-                    half[tag][series] = _series_pieces(chosen, var_series, shape, series)
+                    half[tag] = np.array(np.broadcast_to(half[tag], shape))  # writable
+                    half[tag][series] = series_pieces(chosen, var_series, shape, series)
+        if poly is not None:
+            for tag, table in poly.items():
+                if table:
+                    parts[tag] = parts[tag] + _evaluate_polynomial(table, var)
         for tag in parts:
-            parts[tag] = parts[tag] + half[tag]
+            total = parts[tag]
+            if not (isinstance(half[tag], float) and half[tag] == 0.0):
+                total = total + half[tag]
+            if not (isinstance(constant[tag], float) and constant[tag] == 0.0):
+                total = total + constant[tag]
+            parts[tag] = total if np.shape(total) == shape else np.broadcast_to(total, shape)
         if self.derivative is None:
             return parts["g"]
         density_sum = np.zeros(shape)
-        for a, jump in self.jumps:
+        for a, jump in zip(self.jump_points, self._jump_sizes(*values), strict=True):
             dens = np.exp(-((a - mean) ** 2) / (2 * var)) * _INV_SQRT_2PI / np.sqrt(var)
             weight = 1.0 if self.derivative == "mean" else (a - mean) / (2 * var)
-            density_sum = density_sum + np.asarray(jump(*values), dtype=float) * dens * weight
+            density_sum = density_sum + np.asarray(jump, dtype=float) * dens * weight
         if self.derivative == "mean":
             return parts["g"] + density_sum
         return (parts["xg"] - mean * parts["g"]) / (2 * var) + density_sum
-
 
     @staticmethod
     def _series_mask(evaluated, mean, var, shape):
@@ -282,7 +189,7 @@ class _Derived:
         to O(v); summing ``sum_n (sum_terms coef c^n / n!) E[x^(k+n) 1_piece]`` cancels the
         coefficients exactly instead, keeping full relative accuracy as q -> 0.
         """
-        rates = [np.abs(term[6]) for term in evaluated if _series_term(term)]
+        rates = [np.abs(term[6]) for term in evaluated if series_term(term)]
         if not rates or np.any(mean):
             return None
         mask = np.broadcast_to(np.sqrt(var) * np.max(np.broadcast_arrays(*rates), axis=0)
@@ -290,67 +197,51 @@ class _Derived:
         return mask if mask.any() else None
 
 
-def _at_zero_half_line(lo, hi):
-    return (lo == 0 and hi == math.inf) or (lo == -math.inf and hi == 0)
+def _polynomial_terms(terms):
+    """Indices of terms that are plain ``x^k`` (no exponential, no Phi) at mean 0.
 
-
-def _series_term(term):
-    """Whether an evaluated term ``(lo, hi, k, j, tag, coef, c, d, b)`` joins the small-v series:
-    an exp-poly term (no Phi factor) on a half-line anchored at 0."""
-    lo, hi, _k, j = term[:4]
-    return _at_zero_half_line(lo, hi) and j == 0
-
-
-#: Use the power series in ``c x`` where ``|c| sqrt(v) <= SERIES_MAX_RATE`` (mean 0 only); with
-#: SERIES_TERMS terms the n-th term is at most (0.5)^n / sqrt(n!) of the n = 0 scale, so the
-#: remainder is below 0.5^24 / sqrt(24!) ~ 8e-20 of it, and below 1e-18 of the O(v) leading term
-#: that survives the cancellation (a factor 1 / (0.5^2 M_2) = 8 at the largest rate).
-SERIES_MAX_RATE = 0.5
-SERIES_TERMS = 24
-#: half-normal moments M_p = E[z^p 1_{z > 0}] = 2^((p-1)/2) Gamma((p+1)/2) / sqrt(2 pi)
-_HALF_MOMENTS = np.array([2 ** ((p - 1) / 2) * math.gamma((p + 1) / 2) * _INV_SQRT_2PI
-                          for p in range(SERIES_TERMS + G_MAX_ORDER + 2)])
-
-
-def _series_pieces(terms, var, shape, mask):
-    """Sum of zero-anchored half-line exp-poly terms by the series in ``c x`` (mean 0).
-
-    ``sum_p w_p s^p M_p`` with ``w_p = sum_{terms, n: k + n = p} sign * coef * c^n / n!``: the
-    cancelling combinations of coefficients are formed before any power of ``s``.
+    Whole-line ``x^k`` terms with ``k > 0`` (constants stay with the centred Phi constants, which
+    they cancel exactly), and half-line ``x^k`` terms on pieces where no other term carries
+    an exponential (those must stay with the small-v series, where their coefficients cancel
+    against the exponentials' Taylor coefficients).
     """
-    weights = {}
-    for lo, _hi, k, _j, _tag, coef, c, _d, _b in terms:
-        if coef.ndim or c.ndim:  # parameter arrays (family_moments): one weight per value
-            coef = np.broadcast_to(coef, shape)[mask]
-            c = np.broadcast_to(c, shape)[mask]
-        else:  # scalar parameters: the weights are scalars, cheap and exact
-            coef, c = float(coef), float(c)
-        term = coef
-        for n in range(SERIES_TERMS):
-            p = k + n
-            sign = 1.0 if lo == 0 else (-1.0) ** p
-            weights[p] = weights.get(p, 0.0) + sign * term
-            term = term * c / (n + 1)
+    static = [i for i, (lo, hi, k, j, tag, src) in enumerate(terms)
+              if j == 0 and src[1] == "0" and src[2] == "0"]
+    tilted = {(lo, hi, tag) for i, (lo, hi, k, j, tag, src) in enumerate(terms) if i not in static}
+    return tuple(i for i in static
+                 if ((terms[i][0], terms[i][1]) == (-math.inf, math.inf) and terms[i][2] > 0)
+                 or ((terms[i][0] == 0 or terms[i][1] == 0)
+                     and (terms[i][0], terms[i][1], terms[i][4]) not in tilted))
+
+
+def _evaluate_polynomial(table, var):
+    """``sum_k a_k s^k`` (``s = sqrt(var)``), by Horner in ``var`` when every power is even."""
+    top = max(table)
+    if all(k % 2 == 0 for k in table):
+        total = table.get(top, 0.0)
+        result = None
+        for k in range(top - 2, -1, -2):
+            result = var * total if result is None else var * result
+            if table.get(k, 0.0):
+                result = result + table[k]
+            total = None
+        if result is None:  # a single power
+            return table[top] * var ** (top // 2) if top else np.full(np.shape(var), table[top])
+        return result
     s = np.sqrt(var)
-    total = np.zeros(s.shape)
-    lowest = min(weights)
-    for p in range(max(weights), lowest - 1, -1):  # Horner in s
-        total = total * s + weights.get(p, 0.0) * _HALF_MOMENTS[p]
-    return total * s**lowest
+    result = np.full(np.shape(var), table.get(top, 0.0))
+    for k in range(top - 1, -1, -1):
+        result = result * s + table.get(k, 0.0)
+    return result
 
 
 @functools.lru_cache(maxsize=256)
 def derive(template, names, quantity, derivative=None):
-    """Derive the closed form of ``E[g]`` (or a derivative) for a template; cached.
+    """The compiled closed form of ``E[g]`` (or a derivative) for a template; cached.
 
-    Parameters
-    ----------
-    template : sympy.Expr
-        Activation in ``x`` and the parameter symbols named ``names``.
-    names : tuple of str
-        Parameter names, in the order values will be passed.
-    quantity : {"f", "f2", "df2"}
-    derivative : {None, "mean", "var"}
+    Built-in families come precomputed from :mod:`meanfield.engines._closed_shipped` (no SymPy
+    work in a fresh process); other templates are derived by
+    :func:`~meanfield.engines._closed_derivation.derive_spec`.
 
     Raises
     ------
@@ -358,33 +249,15 @@ def derive(template, names, quantity, derivative=None):
         If some piece is outside the term family, or the derivation takes longer than
         :data:`meanfield.expressions.DERIVATION_SECONDS` (the quadrature engine then takes over).
     """
-    with time_budget(DERIVATION_SECONDS, f"deriving E[{quantity}] in closed form", error=NotClosedForm):
-        return _derive(template, names, quantity, derivative)
+    from meanfield.engines._closed_shipped import SHIPPED
 
-
-def _derive(template, names, quantity, derivative):
-    pieces = _pieces(template)
-    integrands = []
-    for expr, lo, hi in pieces:
-        g = {"f": expr, "f2": expr**2, "df2": sp.diff(expr, X) ** 2}[quantity]
-        integrands.append((g, lo, hi))
-    piece_terms, jumps = [], []
-    for g, lo, hi in integrands:
-        if derivative is None:
-            piece_terms.append((lo, hi, "g", _terms(g)))
-        else:
-            dg = sp.diff(g, X)
-            piece_terms.append((lo, hi, "g", _terms(dg)))
-            if derivative == "var":
-                piece_terms.append((lo, hi, "xg", _terms(X * dg)))
-    if derivative is not None:
-        for (g_left, _, a), (g_right, a2, _) in zip(integrands, integrands[1:], strict=False):
-            if a != a2:
-                raise NotClosedForm("pieces do not tile the real line")
-            jump = sp.simplify(g_right.subs(X, a) - g_left.subs(X, a))
-            if jump != 0:
-                jumps.append((a, jump))
-    return _Derived(names, piece_terms, jumps, derivative)
+    spec = SHIPPED.get(spec_key(template, names, quantity, derivative))
+    if spec is None:
+        with time_budget(DERIVATION_SECONDS, f"deriving E[{quantity}] in closed form", error=NotClosedForm):
+            spec = derive_spec(template, names, quantity, derivative)
+    elif isinstance(spec, str):  # shipped as "not closed": the derivation raised
+        raise NotClosedForm(spec)
+    return _Derived(names, spec, derivative)
 
 
 @functools.lru_cache(maxsize=512)
@@ -429,185 +302,6 @@ def family_moments(template, params, quantity, mean, var, derivative=None):
     return derived(params, np.asarray(mean, dtype=float), np.asarray(var, dtype=float))
 
 
-# ------------------------------------------------------------------------------------------------
-# evaluation (NumPy)
-
-
-def _term_expectation(k, j, c, d, b, lo, hi, mean, var):
-    """E[x^k e^{cx + dx^2} Phi(bx)^j 1_{lo < x < hi}], x ~ N(mean, var)."""
-    if lo == -math.inf and hi == math.inf:
-        return _whole_line(k, j, c, d, b, mean, var)
-    if lo == -math.inf:
-        return _below(k, c, hi, mean, var)
-    if hi == math.inf:
-        # mirror x -> -x: E[x^k e^{cx} 1_{x > a}] = (-1)^k E[u^k e^{-cu} 1_{u < -a}], u ~ N(-m, v)
-        return (-1) ** k * _below(k, -c, -lo, -mean, var)
-    return _below(k, c, hi, mean, var) - _below(k, c, lo, mean, var)
-
-
-def _below(k, c, a, mean, var):
-    """E[x^k e^{cx} 1_{x < a}], x ~ N(mean, var), overflow-safe (see module docstring)."""
-    mean, var, c = np.broadcast_arrays(np.asarray(mean, float), np.asarray(var, float),
-                                       np.asarray(c, float))
-    s = np.sqrt(var)
-    t = (mean + c * var - a) / s
-    pos = t >= 0
-    all_pos = bool(pos.all())
-    # binomial expansion of x^k = (a + (x - a))^k; only i = k survives when a = 0
-    orders = range(k + 1) if a != 0 else (k,)
-    weights = {i: math.comb(k, i) * (a ** (k - i) if k > i else 1.0) * (-s) ** i for i in orders}
-    with np.errstate(over="ignore", under="ignore"):
-        scaled = 0.0
-        if all_pos or pos.any():
-            g = _g_scaled(np.where(pos, t, 0.0) if not all_pos else t, tuple(orders))
-            acc = sum(weights[i] * g[i] for i in orders)
-            if a == 0 and not mean.any():  # the exponent c a - (m - a)^2/(2v) vanishes
-                scaled = acc
-            else:
-                scaled = np.exp(c * a - (mean - a) ** 2 / (2 * var)) * acc
-            if all_pos:
-                return scaled
-        g = _g_unscaled(np.where(pos, 0.0, t), k)
-        acc = sum(weights[i] * g[i] for i in orders)
-        plain = np.exp(np.where(pos, 0.0, c * mean + 0.5 * c * c * var)) * acc
-    return np.where(pos, scaled, plain)
-
-
-def _g_scaled(t, orders):
-    """{i: G_i(t) for i in orders} for t >= 0 (array t), each to a few ulps."""
-    if max(orders) > G_MAX_ORDER:
-        raise NotClosedForm(f"polynomial degree {max(orders)} > {G_MAX_ORDER} in a truncated moment")
-    if tuple(orders) == (0,):
-        return {0: 0.5 * special.erfcx(t * (1 / math.sqrt(2)))}
-    if not t.any():  # G_i(0): the half-normal moments, tabulated exactly
-        return {i: np.full(t.shape, _G_TABLE[0, i]) for i in orders}
-    out = {i: np.empty(t.shape) for i in orders}
-    table_part = t < G_TABLE_MAX_T
-    every = bool(table_part.all())
-    if every or table_part.any():
-        tt = t if every else t[table_part]
-        index = np.rint(tt * (1 / G_TABLE_STEP)).astype(np.intp)
-        offset = tt - index * G_TABLE_STEP
-        powers = np.empty(offset.shape + (G_TAYLOR_TERMS,))
-        powers[..., 0] = 1.0
-        for n in range(1, G_TAYLOR_TERMS):
-            powers[..., n] = powers[..., n - 1] * offset
-        powers *= _TAYLOR_COEF
-        rows = _G_TABLE[index]
-        for i in orders:
-            value = np.einsum("...n,...n->...", rows[..., i:i + G_TAYLOR_TERMS], powers)
-            if every:
-                out[i] = value
-            else:
-                out[i][table_part] = value
-    if not every:
-        far = ~table_part
-        ta = t[far]
-        inv2 = 1.0 / (ta * ta)
-        for i in orders:
-            total = np.zeros_like(ta)
-            term_coef = float(math.factorial(i))
-            for n in range(ASYMPTOTIC_TERMS):
-                total = total + (-1) ** n * term_coef * inv2**n
-                term_coef *= (i + 2 * n + 1) * (i + 2 * n + 2) / (2 * (n + 1))
-            out[i][far] = total * ta ** -(i + 1) * _INV_SQRT_2PI
-    return out
-
-
-def _g_unscaled(t, order):
-    """[int_t^inf (u - t)^i phi(u) du for i <= order]; forward recurrence, stable for t <= 0."""
-    out = [special.ndtr(-t)]
-    if order >= 1:
-        out.append(np.exp(-0.5 * t * t) * _INV_SQRT_2PI - t * out[0])
-    for i in range(2, order + 1):
-        out.append((i - 1) * out[i - 2] - t * out[i - 1])
-    return out
-
-
-def _raw_moments(order, mean, var):
-    """[E[x^i] for i <= order], x ~ N(mean, var)."""
-    out = [np.ones(np.broadcast_shapes(np.shape(mean), np.shape(var)))]
-    if order >= 1:
-        out.append(mean + 0 * out[0])
-    for i in range(2, order + 1):
-        out.append(mean * out[i - 1] + (i - 1) * var * out[i - 2])
-    return out
-
-
-def _phi_moments(order, b, mean, var):
-    """[E[x^i Phi(bx)] for i <= order] and the pieces needed for j = 2 (Stein's lemma)."""
-    r = 1 + b * b * var
-    root = np.sqrt(r)
-    if np.any(mean):
-        h = b * mean / root
-        dens = np.exp(-0.5 * h * h) * _INV_SQRT_2PI / root  # E[phi(bx)]
-        out = [special.ndtr(h)]
-    else:  # h = 0: Phi(0) = 1/2
-        dens = _INV_SQRT_2PI / root
-        out = [np.full(np.shape(r), 0.5)]
-    inner = _raw_moments(max(order - 1, 0), mean / r, var / r)
-    for i in range(1, order + 1):
-        prev2 = out[i - 2] if i >= 2 else 0.0
-        out.append(mean * out[i - 1] + var * ((i - 1) * prev2 + b * dens * inner[i - 1]))
-    return out
-
-
-def _bvn_equal(h, rho):
-    """Phi_2(h, h; rho) = Phi(h)^2 + (2 pi)^-1 int_0^{asin rho} exp(-h^2/(1 + sin t)) dt."""
-    top = np.arcsin(rho)
-    if not np.any(h):  # Sheppard: Phi_2(0, 0; rho) = 1/4 + asin(rho)/(2 pi)
-        return 0.25 + top / (2 * math.pi)
-    theta = 0.5 * top[..., None] * (1 + _BVN_NODES)
-    integrand = np.exp(-(h[..., None] ** 2) / (1 + np.sin(theta)))
-    integral = 0.5 * top * np.sum(_BVN_WEIGHTS * integrand, axis=-1)
-    return special.ndtr(h) ** 2 + integral / (2 * math.pi)
-
-
-def _phi2_moments(order, b, mean, var):
-    """[E[x^i Phi(bx)^2] for i <= order] by Stein's lemma."""
-    r = 1 + b * b * var
-    h = b * mean / np.sqrt(r)
-    dens = np.exp(-0.5 * h * h) * _INV_SQRT_2PI / np.sqrt(r)
-    inner = _phi_moments(max(order - 1, 0), b, mean / r, var / r)  # E''[x^i Phi(bx)]
-    out = [_bvn_equal(h, b * b * var / r)]
-    for i in range(1, order + 1):
-        prev2 = out[i - 2] if i >= 2 else 0.0
-        out.append(mean * out[i - 1] + var * ((i - 1) * prev2 + 2 * b * dens * inner[i - 1]))
-    return out
-
-
-def _whole_line(k, j, c, d, b, mean, var):
-    """E[x^k e^{cx + dx^2} Phi(bx)^j], x ~ N(mean, var), by completing the square."""
-    mean, var = np.asarray(mean, float), np.asarray(var, float)
-    c, d, b = (float(v) if np.ndim(v) == 0 else np.asarray(v, float) for v in (c, d, b))
-    precision = 1 / var - 2 * d
-    centred = not np.any(mean) and not np.any(c)  # the common mean-0 maps: no shift, no exponential
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        new_var = 1 / precision
-        if centred:
-            new_mean = np.zeros(np.broadcast_shapes(mean.shape, new_var.shape))
-            scale = np.sqrt(new_var / var)
-        else:
-            new_mean = new_var * (mean / var + c)
-            log_scale = 0.5 * new_mean**2 / new_var - 0.5 * mean**2 / var
-            scale = np.sqrt(new_var / var) * np.exp(log_scale)
-    if not np.all(precision > 0):  # e^{d x^2} outgrows the Gaussian: the expectation diverges
-        scale = np.where(precision > 0, scale, np.inf)
-        new_var = np.where(precision > 0, new_var, 1.0)
-        new_mean = np.where(precision > 0, new_mean, 0.0)
-    if j == 0:
-        moment = _raw_moments(k, new_mean, new_var)[k]
-    elif j == 1:
-        moment = _phi_moments(k, b, new_mean, new_var)[k]
-    else:
-        moment = _phi2_moments(k, b, new_mean, new_var)[k]
-    return scale * moment
-
-
-# ------------------------------------------------------------------------------------------------
-# the engine
-
-
 class ClosedEngine:
     """Closed-form engine (see module docstring)."""
 
@@ -629,3 +323,44 @@ class ClosedEngine:
         derived = derive(act.template, tuple(act.params), quantity, derivative)
         with np.errstate(under="ignore"):
             return np.asarray(derived(act.params, np.asarray(mean, float), np.asarray(var, float)))
+
+
+def delta_numerator_series(template, names, params):
+    """Exact power series of ``q phi(q) - E[f(x)^2] = sum_P a_P s^P`` at mean 0 (``s = sqrt q``).
+
+    For templates whose every term is ``x^k e^{cx}`` on a half-line at 0 (ReLU-likes, ELU, SELU,
+    sSELU, lSELU): the half-normal moments and Taylor coefficients ``c^n/n!`` of both moments
+    are combined in exact rational arithmetic (:class:`fractions.Fraction` of the float
+    parameters, the coefficients' sources evaluated on them), so the leading powers that cancel
+    between ``q phi`` and ``E f^2`` cancel exactly and ``delta_q`` keeps its relative accuracy as
+    q -> 0. Returns ``(coefficients, rate)``, valid where ``rate * s <= SERIES_MAX_RATE``, or None
+    when some term is outside that family or a coefficient is not rational in the parameters.
+    """
+    from fractions import Fraction
+
+    from meanfield.engines._closed_numerics import SERIES_TERMS
+
+    try:
+        values = [Fraction(float(params[n])) for n in names]
+        forms = {q: derive(template, names, q) for q in ("df2", "f2")}
+        weights = {}
+        rate = 0.0
+        for quantity, shift, sign_q in (("df2", 2, 1), ("f2", 0, -1)):
+            derived = forms[quantity]
+            for (lo, hi, k, j, _tag), cf in zip(derived.layout, derived._coefficients(*values),
+                                                strict=True):
+                coef, c, d = (Fraction(v) if not isinstance(v, Fraction) else v for v in cf[:3])
+                if j or d or not (lo == 0 or hi == 0) or (lo, hi) == (-math.inf, math.inf):
+                    return None
+                rate = max(rate, abs(float(c)))
+                term = coef
+                for n in range(SERIES_TERMS if c else 1):
+                    p = k + n
+                    moment = Fraction(half_normal_moment(p)) if p % 2 else \
+                        Fraction(math.prod(range(p - 1, 0, -2)), 2)
+                    side = 1 if lo == 0 else (-1) ** p
+                    weights[p + shift] = weights.get(p + shift, 0) + sign_q * side * term * moment
+                    term = term * c / (n + 1)
+    except (TypeError, ValueError, NotClosedForm, ZeroDivisionError):
+        return None
+    return {p: float(w) for p, w in weights.items() if w}, rate
