@@ -28,6 +28,7 @@ def _row(*argv, match=None, forbid=None, marks=(), id=None):
 # argv ({tmp} is a fresh folder), a regex the message must match, a regex it must not match
 BAD_ARGUMENTS = [
     # top level
+    _row(match="a COMMAND is required", id="(no command)"),
     _row("--bogus", match="unrecognized"),
     _row("nosuchcommand", match="invalid choice"),
     # activations
