@@ -338,7 +338,7 @@ def selu_map(act, mu, nu, omega=0.0, tau=1.0, *, method="auto"):
     ``omega`` and ``tau`` are n times the mean and second moment of the weights.
 
     The variance is the central moment: ``E[f^2] - mu~^2`` is used only where it keeps
-    :data:`VARIANCE_CANCELLATION` (a factor 1e3 of the engines' ~1e-15 rounding); elsewhere
+    ``VARIANCE_CANCELLATION`` (a factor 1e3 of the engines' ~1e-15 rounding); elsewhere
     (``|mu~|`` large against the spread: linear at mean 1e8, erf at large mean and small
     variance) the centred integrand ``(f(y) - mu~)^2`` is integrated directly, and where even
     that cannot resolve the spread in float64 a ValueError says so.
@@ -532,7 +532,7 @@ def expect(g, mean=0.0, var=1.0, *, method="auto", kinks=None, params=None):
     method : {"auto", "closed", "quadrature", "mpmath"}
     kinks : sequence of float, optional
         Points where a callable ``g`` is not smooth (the quadrature splits there); ``None``
-        detects them numerically (see :meth:`Activation.from_callables`).
+        detects them numerically (see :meth:`~meanfield.activations.Activation.from_callables`).
     params : dict, optional
         Parameter values for an expression string.
 

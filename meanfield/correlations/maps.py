@@ -105,7 +105,7 @@ def correlation_map(act, c, *, weight_var=1.0, bias_var=0.0, q=None, method="aut
                              {\sigma_w^2\, E[f(u_1)^2] + \sigma_b^2},
               \qquad q_1 = q_2 = q,
 
-    at ``q = q*`` (:func:`~meanfield.correlations.fixed_points.fixed_point`) by default, where the denominator is
+    at ``q = q*`` (:func:`~meanfield.correlations.fixed_point`) by default, where the denominator is
     ``q*`` itself, so this is the issue's ``(sigma_w^2 covariance(q, q, c) + sigma_b^2)/q``.
     For a given ``q`` off the fixed point the denominator is the next layer's second moment
     ``sigma_w^2 second_moment(q) + sigma_b^2``: the map then returns a correlation (in
@@ -146,9 +146,9 @@ def chi_c(act, c, *, weight_var=1.0, bias_var=0.0, q=None, method="auto"):
 
     by Price's theorem ``d E[f(u1) f(u2)]/dc = q E[f'(u1) f'(u2)]``. With ``q`` omitted this
     is Schoenholz et al.'s ``sigma_w^2 E[f'(u1) f'(u2)]`` at ``q*`` (also where ``q* = 0``,
-    with ``q*`` taken as ``1e-30``), and at ``c = 1`` it is
-    :func:`~meanfield.correlations.fixed_points.chi1`. With ``q`` given it is the slope of
-    :func:`correlation_map` at that ``q``. Parameters as :func:`correlation_map`.
+    with ``q*`` taken as ``1e-30``), and at ``c = 1`` it is :func:`~meanfield.correlations.chi1`. With ``q``
+    given it is the slope of :func:`correlation_map` at that ``q``. Parameters as
+    :func:`correlation_map`.
 
     Examples
     --------
