@@ -130,10 +130,10 @@ def _outer_mesh(act1, act2, q1, q2, c, s):
              np.where(np.abs(p2) < Z_CUTOFF, p2, np.inf)]
     parts += _near(p1, w1)
     parts += _near(p2, w_scale)
-    # smoothing width s/|c|: only at kinks (a smooth feature is already wider than
-    # scale/(|c| sqrt(q2))), and where it is finer than the activation's own feature width
-    is_kink = np.isin(f2, np.asarray(act2.kinks, dtype=float))[None, :]
-    parts += _near(np.where(is_kink & (w_smooth > 0) & (w_smooth < w_scale), p2, np.inf), w_smooth)
+    # and graded to the smoothing width s/|c| too: a kink smoothed by the inner Gaussian has a
+    # corner of that width, and a smooth feature (tanh at large q2) becomes a step of width
+    # ~max(s, scale/sqrt(q2))/|c|; the near mesh reaches 30 widths, so both gradings are needed
+    parts += _near(np.where(w_smooth > 0, p2, np.inf), w_smooth)
     pts = np.concatenate(parts, axis=1)
     pts = np.where(np.abs(pts) <= Z_CUTOFF, pts, np.inf)
     pts.sort(axis=1)
