@@ -394,6 +394,11 @@ def _central(act, m, v, method, first, second, direct, derivative, parts=None):
         def centred(x, mu=mu):
             return np.square(act.f(x) - mu)
 
+        if derivative is None:
+            shifted = _shifted_closed_variance(act, mean, var, mu)
+            if shifted is not None:
+                flat_out[i] = shifted
+                continue
         variance = float(gauss_expectation(centred, mean, var, kinks=act.kinks, scale=act.scale))
         spread = np.sqrt(max(variance, 0.0))
         noise = 2 * np.finfo(float).eps * (abs(mu) + np.sqrt(abs(second_b[i])))
@@ -407,6 +412,43 @@ def _central(act, m, v, method, first, second, direct, derivative, parts=None):
             flat_out[i] = float(gauss_expectation_weighted(centred, mean, var, derivative,
                                                            kinks=act.kinks, scale=act.scale))
     return out
+
+
+def _shifted_closed_variance(act, mean, var, mu):
+    """``Var f(y)``, y ~ N(mean, var), from the closed form of ``g(u) = f(mean + u) - mu``.
+
+    The shift is done in SymPy on the expression, so constants cancel exactly (linear at mean
+    1e8: ``g(u) = u``) and ``Var g = E g^2 - (E g)^2`` at mean 0 has nothing left to cancel.
+    None when the shifted expression has no closed form (erf at a non-zero mean) or the
+    subtraction still loses more than :data:`VARIANCE_CANCELLATION`.
+    """
+    from meanfield.engines import ENGINES
+    from meanfield.engines.closed import derive
+
+    if act.template is None or not ENGINES["closed"].supports(act, "f2"):
+        return None
+    shifted = _shifted_expression(act.expr, float(mean), float(mu))
+    zero, v = np.zeros(()), np.asarray(float(var))
+    try:
+        with np.errstate(all="ignore"):
+            second = float(derive(shifted, (), "f2")({}, zero, v))
+            first = float(derive(shifted, (), "f")({}, zero, v))
+    except ValueError:  # NotClosedForm included
+        return None
+    variance = second - first * first
+    if not (variance > 0 and second + first * first <= VARIANCE_CANCELLATION * variance):
+        return None
+    return variance
+
+
+@functools.lru_cache(maxsize=64)
+def _shifted_expression(expr, mean, mu):
+    """``f(mean + u) - mu`` as a SymPy expression in ``u`` (named x)."""
+    import sympy as sp
+
+    from meanfield.expressions import X
+
+    return sp.piecewise_fold(expr.subs(X, X + sp.Float(mean, 17)) - sp.Float(mu, 17))
 
 
 def selu_map_jacobian(act, mu, nu, omega=0.0, tau=1.0, *, method="auto"):
