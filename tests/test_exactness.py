@@ -78,14 +78,11 @@ def test_with_params_rederives_scale_and_kinks():
 # item 5: selu_map's variance is the central moment
 
 def test_selu_map_variance_nonnegative_and_exact():
-    # linear at mean 1e8: Var y = 1 cannot come from E[y^2] - E[y]^2 in float64; meanfield must not
-    # answer 0 (the old value): either the exact 1 or a ValueError saying float64 cannot resolve it
-    try:
-        _, var = mf.selu_map("linear", 1e8, 1.0, omega=1.0)
-    except ValueError as exc:
-        assert "float64" in str(exc)
-    else:
-        assert float(var) == pytest.approx(1.0, rel=1e-10)
+    # linear / ReLU at mean 1e8: Var y = 1 cannot come from E[y^2] - E[y]^2 in float64 (the old
+    # answer was 0); the shifted closed form f(1e8 + u) - E f gives it exactly
+    for name in ("linear", "relu"):
+        _, var = mf.selu_map(name, 1e8, 1.0, omega=1.0)
+        assert float(var) == pytest.approx(1.0, rel=1e-12)
     rng = np.random.default_rng(3)
     mu, nu = rng.uniform(-3, 3, 200), 10 ** rng.uniform(-3, 1, 200)
     for m, v in zip(mu, nu, strict=True):
@@ -245,6 +242,52 @@ def test_closed_matches_mpmath_on_extended_q(name, quantity):
     for q in _EDGE_Q:
         ref = _mp_expect(g, 0, q)
         assert float(fn(act, q, method="closed")) == pytest.approx(float(ref), rel=1e-12), q
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "softplus", "swish"])
+@pytest.mark.parametrize("quantity", ["f2", "df2"])
+def test_quadrature_matches_mpmath_on_extended_q(name, quantity):
+    act = mf.get_activation(name)
+    mp_f, mp_df = act.mpmath_functions()
+    g = (lambda x: mp_f(x) ** 2) if quantity == "f2" else (lambda x: mp_df(x) ** 2)
+    fn = mf.second_moment if quantity == "f2" else mf.phi
+    for q in _EDGE_Q[::2] if quantity == "f2" else _EDGE_Q[1::2]:  # sampled: 3 per case
+        ref = _mp_expect(g, 0, q)
+        assert float(fn(act, q)) == pytest.approx(float(ref), rel=1e-10), q
+
+
+def test_shipped_closed_forms_are_used():
+    # a fresh derivation for a built-in would mean the shipped table is stale or unused
+    from meanfield.engines import _closed_derivation, closed
+
+    closed.derive.cache_clear()
+    calls = []
+    original = _closed_derivation.derive_spec
+    closed.derive_spec, was = (lambda *a, **k: calls.append(a) or original(*a, **k)), closed.derive_spec
+    try:
+        for name in ("relu", "selu", "gelu", "erf"):
+            act = mf.get_activation(name)
+            closed.derive(act.template, tuple(act.params), "f2", None)
+    finally:
+        closed.derive_spec = was
+    assert calls == []
+
+
+@pytest.mark.slow
+def test_shipped_closed_forms_are_current():
+    from meanfield.engines._closed_ship import shipped_table
+    from meanfield.engines._closed_shipped import SHIPPED
+
+    fresh = shipped_table()
+    assert set(fresh) == set(SHIPPED)
+    for key, spec in fresh.items():
+        want = spec if isinstance(spec, str) else {"terms": spec["terms"], "jumps": spec["jumps"]}
+        got = SHIPPED[key]
+        if isinstance(want, str):
+            assert isinstance(got, str)
+        else:
+            assert [tuple(t) for t in got["terms"]] == [tuple(t) for t in want["terms"]], key
+            assert [tuple(j) for j in got["jumps"]] == [tuple(j) for j in want["jumps"]], key
 
 
 @pytest.mark.slow
