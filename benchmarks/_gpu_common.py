@@ -58,12 +58,22 @@ def environment_lines(cupy, torch=None, torch_reason=None):
         f"{props['totalGlobalMem'] / 2**30:.1f} GiB",
         f"  cupy {cupy.__version__}, CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}, "
         f"driver {cupy.cuda.runtime.driverGetVersion()}, "
-        f"NVRTC {'.'.join(map(str, cupy.cuda.nvrtc.getVersion()))}",
+        f"NVRTC {_nvrtc_version()}",
         (f"  torch {torch.__version__} (CUDA {torch.version.cuda})" if torch is not None
          else f"  torch: not timed ({torch_reason})"),
         f"  python {platform.python_version()}, numpy {np.__version__}, host CPUs {os.cpu_count()}",
     ]
     return lines
+
+
+def _nvrtc_version():
+    """NVRTC's version as CuPy loads it (``cupy.cuda.nvrtc`` is gone in CuPy 14)."""
+    try:
+        from cupy.cuda import compiler
+
+        return ".".join(map(str, compiler._get_nvrtc_version()))
+    except Exception as exc:  # informational only
+        return f"unknown ({type(exc).__name__}: {exc})"
 
 
 def nvidia_smi():

@@ -2,7 +2,15 @@
 
 Appendix B of "Rethinking the self-normalization" times its lSELU/sSELU kernels against
 PyTorch's native SELU on a [512, 64, 56, 56] float32 feature map. This script times, with CUDA
-events (warm-up, then the median of many repetitions):
+events (warm-up, then the median of many repetitions), each operation two ways:
+
+* per call: one launch between two events, so the Python work before the launch (argument
+  checks, the kernel lookup) counts as kernel time when the GPU waits for it;
+* back to back: ``--batch`` (k) launches between one event pair, divided by k: the host queues
+  launch i+1 while the GPU runs launch i, so this is the kernel's own time. The bandwidths and
+  the targets use this one; the difference between the two columns is the host overhead.
+
+The operations:
 
 * a device-to-device copy of the same bytes (``cudaMemcpyAsync``): the bandwidth ceiling;
 * ``torch.nn.functional.selu`` forward and its backward kernel (``aten::elu_backward``, what
@@ -14,7 +22,7 @@ Effective bandwidth = bytes that must move / time: forward 2 arrays (read x, wri
 backward 3 (read x and dL/dy, write dL/dx), forward-and-derivative 3. Targets: meanfield's
 sSELU/lSELU no slower than torch's SELU, and >= 85% of the copy's bandwidth.
 
-Run:  python benchmarks/bench_gpu_kernels.py [--reps 200] [--out PATH]
+Run:  python benchmarks/bench_gpu_kernels.py [--reps 200] [--batch 20] [--out PATH]
 Without CuPy or a CUDA device it prints why and exits with status 0, measuring nothing.
 """
 
@@ -44,45 +52,60 @@ LSELU = {"lam": 1.0362, "alpha": 1.6, "beta": 0.1}
 TARGET_COPY_FRACTION = 0.85
 
 
-def time_cupy(cupy, fn, reps, warmup):
-    """Per-call milliseconds of ``fn`` on CuPy's current stream (CUDA events)."""
+def _timed(record_start, record_end, elapsed, sync, fn, reps, warmup, batch):
+    """(per-call ms list, back-to-back ms-per-launch list) of ``fn`` on one stream."""
     for _ in range(warmup):
         fn()
-    cupy.cuda.get_current_stream().synchronize()
-    start, end = cupy.cuda.Event(), cupy.cuda.Event()
-    times = []
+    sync()
+    single = []
     for _ in range(reps):
-        start.record()
+        record_start()
         fn()
-        end.record()
+        record_end()
+        single.append(elapsed())
+    batched = []
+    for _ in range(max(5, reps // batch)):
+        record_start()
+        for _ in range(batch):
+            fn()
+        record_end()
+        batched.append(elapsed() / batch)
+    return single, batched
+
+
+def time_cupy(cupy, fn, reps, warmup, batch):
+    """Per-call and back-to-back milliseconds of ``fn`` on CuPy's current stream."""
+    start, end = cupy.cuda.Event(), cupy.cuda.Event()
+
+    def elapsed():
         end.synchronize()
-        times.append(cupy.cuda.get_elapsed_time(start, end))
-    return times
+        return cupy.cuda.get_elapsed_time(start, end)
+
+    return _timed(start.record, end.record, elapsed,
+                  cupy.cuda.get_current_stream().synchronize, fn, reps, warmup, batch)
 
 
-def time_torch(torch, fn, reps, warmup):
-    """Per-call milliseconds of ``fn`` on PyTorch's current stream (CUDA events)."""
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
+def time_torch(torch, fn, reps, warmup, batch):
+    """Per-call and back-to-back milliseconds of ``fn`` on PyTorch's current stream."""
     start = torch.cuda.Event(enable_timing=True)
     end = torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(reps):
-        start.record()
-        fn()
-        end.record()
+
+    def elapsed():
         end.synchronize()
-        times.append(start.elapsed_time(end))
-    return times
+        return start.elapsed_time(end)
+
+    return _timed(start.record, end.record, elapsed, torch.cuda.synchronize, fn, reps, warmup,
+                  batch)
 
 
 def _row(name, times, nbytes, copy_bw):
-    med = statistics.median(times)
-    q = np.percentile(times, [10, 90])
+    single, batched = times
+    med1 = statistics.median(single)
+    med = statistics.median(batched)
+    q = np.percentile(batched, [10, 90])
     bw = nbytes / (med * 1e-3) / 1e9
     frac = f"{100 * bw / copy_bw:6.1f}%" if copy_bw else "     -"
-    line = f"{name:44s} {med:8.4f} {q[0]:8.4f} {q[1]:8.4f} {bw:9.1f} {frac}"
+    line = f"{name:44s} {med1:8.4f} {med:8.4f} {q[0]:8.4f} {q[1]:8.4f} {bw:9.1f} {frac}"
     return line, med, bw
 
 
@@ -100,7 +123,9 @@ def run(args, cupy):
     emit("meanfield GPU activation kernels benchmark (benchmarks/bench_gpu_kernels.py)")
     out.extend(environment_lines(cupy, torch, torch_reason))
     emit(f"  tensor {list(SHAPE)} {dtype.name}: {n} elements, {nbytes / 1e6:.1f} MB per array; "
-         f"{args.warmup} warm-up calls, median of {args.reps} (p10, p90 beside)")
+         f"{args.warmup} warm-up calls; per call: median of {args.reps} single launches; "
+         f"back to back: median over {max(5, args.reps // args.batch)} runs of {args.batch} "
+         "launches between one event pair (p10, p90 beside)")
     emit(f"  sSELU {SSELU}, lSELU {LSELU}")
     emit("")
 
@@ -119,12 +144,12 @@ def run(args, cupy):
     kernels.activation_backward_lambda(acts["sselu"], x, g, out=gx)
     cupy.cuda.get_current_stream().synchronize()
 
-    header = (f"{'kernel':44s} {'med ms':>8s} {'p10 ms':>8s} {'p90 ms':>8s} {'GB/s':>9s} "
-              f"{'%copy':>7s}")
+    header = (f"{'kernel':44s} {'call ms':>8s} {'b2b ms':>8s} {'p10 ms':>8s} {'p90 ms':>8s} "
+              f"{'GB/s':>9s} {'%copy':>7s}")
     emit(header)
     emit("-" * len(header))
     copy_t = time_cupy(cupy, lambda: y.data.copy_from_device_async(x.data, nbytes),
-                       args.reps, args.warmup)
+                       args.reps, args.warmup, args.batch)
     line, copy_ms, copy_bw = _row("device-to-device copy (cudaMemcpyAsync)", copy_t,
                                   2 * nbytes, None)
     emit(line)
@@ -132,8 +157,8 @@ def run(args, cupy):
     results = {}
 
     def add(label, key, fn, moved, timer="cupy"):
-        t = (time_cupy(cupy, fn, args.reps, args.warmup) if timer == "cupy"
-             else time_torch(torch, fn, args.reps, args.warmup))
+        t = (time_cupy(cupy, fn, args.reps, args.warmup, args.batch) if timer == "cupy"
+             else time_torch(torch, fn, args.reps, args.warmup, args.batch))
         line, med, bw = _row(label, t, moved * nbytes, copy_bw)
         emit(line)
         results[key] = (med, bw)
@@ -169,9 +194,11 @@ def run(args, cupy):
     for key, act in acts.items():
         add(f"meanfield {key} backward (dL/dx)", f"{key}_bwd",
             lambda act=act: kernels.activation_backward(act, x, g, out=gx), 3)
+    acc = cupy.zeros((), dtype=np.float64)  # one dL/dlambda accumulator, reused
     for key, act in acts.items():
         add(f"meanfield {key} backward + dL/dlambda", f"{key}_bwdlam",
-            lambda act=act: kernels.activation_backward_lambda(act, x, g, out=gx), 3)
+            lambda act=act: kernels.activation_backward_lambda(act, x, g, out=gx,
+                                                               lambda_out=acc), 3)
     for key in ("sselu", "lselu"):
         add(f"meanfield {key} forward + derivative (fused)", f"{key}_fwdder",
             lambda act=acts[key]: kernels.activation_forward_derivative(act, x, out=y, dout=dy),
@@ -205,11 +232,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=200, help="timed calls per kernel")
     parser.add_argument("--warmup", type=int, default=20, help="untimed calls first")
+    parser.add_argument("--batch", type=int, default=20,
+                        help="launches between one event pair in the back-to-back timing")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--out", default=DEFAULT_OUT, help="file for the raw output")
     args = parser.parse_args(argv)
-    if args.reps < 1 or args.warmup < 0:
-        parser.error("--reps must be >= 1 and --warmup >= 0")
+    if args.reps < 1 or args.warmup < 0 or args.batch < 1:
+        parser.error("--reps and --batch must be >= 1 and --warmup >= 0")
     cupy, reason = gpu_or_reason()
     if cupy is None:
         return exit_without_gpu("bench_gpu_kernels", reason)

@@ -123,7 +123,7 @@ def run(args, cupy):
     verdicts = []
     for act_name in args.activations:
         act = get_activation(act_name, **PARAMS[act_name])
-        kw = dict(depth=args.depth, width=args.width, batch=args.batch, dtype=args.dtype, seed=0)
+        kw = dict(depth=args.depth, width=args.width, batch=args.batch, dtype=args.dtype, seed=0, n_seeds=1)
         t_cupy = _time(lambda act=act, kw=kw: simulate(act, backend="cupy", **kw), sync_cupy,
                        args.repeats, 1)
         t_torch = None

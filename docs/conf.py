@@ -32,6 +32,8 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.doctest",
     "sphinx.ext.mathjax",
+    # ships MathJax 3 into _static/mathjax: the theory pages render offline (clusters, no CDN)
+    "sphinx-mathjax-offline",
     "numpydoc",
     "meanfield_docs",
 ]
@@ -76,13 +78,18 @@ doctest_default_flags = (doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
                          | doctest.IGNORE_EXCEPTION_DETAIL | doctest.DONT_ACCEPT_TRUE_FOR_1)
 
 # -- HTML --------------------------------------------------------------------------------
-html_theme = "alabaster"
+# pydata-sphinx-theme: a wide content column (long code lines fit; wider ones scroll inside
+# their box), a page table of contents, and light/dark modes.
+html_theme = "pydata_sphinx_theme"
 html_title = f"meanfield {release}"
 html_theme_options = {
-    "description": "Mean-field theory of activation functions, exact and fast.",
-    "fixed_sidebar": True,
-    "page_width": "1100px",
-    "sidebar_width": "230px",
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": [],
 }
-html_static_path: list[str] = []
+html_sidebars = {"**": ["sidebar-nav-bs"]}
+html_static_path = ["_static"]
+html_css_files = ["meanfield.css"]
 html_show_sourcelink = False

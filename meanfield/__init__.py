@@ -10,6 +10,8 @@ import importlib
 #: where each public name lives; loaded on first use (PEP 562) so that ``import meanfield`` and
 #: ``meanfield --version`` stay light (SymPy and SciPy load with the first map, solve, ...)
 _PUBLIC_NAMES = {
+    "meanfield.activation_design": ("DesignError", "DesignResult", "Transform", "design", "dks_transform",
+                                    "tat_transform"),
     "meanfield.activations": ("ACTIVATIONS", "SELU_ALPHA", "SELU_LAMBDA", "Activation", "get_activation",
                               "list_activations", "normalized"),
     "meanfield.backends": ("get_backend",),
@@ -44,6 +46,8 @@ __version__ = "0.1.0"
 __all__ = [
     "ACTIVATIONS",
     "Activation",
+    "DesignError",
+    "DesignResult",
     "ENGINES",
     "METHODS",
     "NumericalWarning",
@@ -55,6 +59,7 @@ __all__ = [
     "SweepError",
     "Trace",
     "TraceFileError",
+    "Transform",
     "UnstableTheoryWarning",
     "__version__",
     "chi1",
@@ -66,6 +71,8 @@ __all__ = [
     "delta",
     "depth_scales",
     "derivative_covariance",
+    "design",
+    "dks_transform",
     "dphi_dq",
     "expect",
     "fixed_point",
@@ -88,4 +95,5 @@ __all__ = [
     "simulate",
     "solve",
     "sweep",
+    "tat_transform",
 ]

@@ -102,6 +102,8 @@ def check_writable(path, argument):
     ValueError
         ``path`` is empty or a directory, its folder does not exist or is not writable.
 
+    Examples
+    --------
     >>> check_writable("no/such/folder/x.npz", "--out")
     Traceback (most recent call last):
     ...

@@ -34,8 +34,16 @@ import numpy as np
 import sympy as sp
 from scipy import special
 
-from meanfield._validation import check_finite_scalar, check_sign
-from meanfield.expressions import X, derivative, lambdify_renamed, parse_activation_expression
+from meanfield._validation import check_activation_output, check_finite_scalar, check_sign
+from meanfield.expressions import (
+    DERIVATION_SECONDS,
+    X,
+    derivative,
+    heaviside_to_piecewise,
+    lambdify_renamed,
+    parse_activation_expression,
+    time_budget,
+)
 
 __all__ = [
     "Activation",
@@ -213,6 +221,8 @@ class Activation:
         params : dict, optional
             Values of the parameters the expression uses besides ``x``.
 
+        Examples
+        --------
         >>> act = Activation.from_expression("Piecewise((x, x > 0), (a*x, True))", params={"a": 0.2})
         >>> act.kinks, float(act.f(-1.0))
         ((0.0,), -0.2)
@@ -226,7 +236,8 @@ class Activation:
         if X not in template.free_symbols:
             raise ValueError(f"expression must depend on x; got {text!r}")
         values = {k: check_finite_scalar(v, f"parameter {k}") for k, v in params.items()}
-        kinks = _kinks_of(template, values)
+        with time_budget(DERIVATION_SECONDS, f"finding the kinks of {text!r}"):
+            kinks = _kinks_of(template, values)
         return cls(name or text, params=values, template=template, kinks=kinks,
                    description=f"user expression {text}", kinks_from_template=True)
 
@@ -272,7 +283,11 @@ class Activation:
         kinks = tuple(check_finite_scalar(k, "kinks entry") for k in kinks)
         if df is None:
             df = numerical_derivative(f, kinks)
-        return cls(name, params={}, f=lambda x: f(x), df=lambda x: df(x), kinks=kinks,
+        # a callable returning None, complex values or the wrong shape is named as such
+        return cls(name, params={},
+                   f=lambda x: check_activation_output(f(x), x, f"activation {name!r}: f"),
+                   df=lambda x: check_activation_output(df(x), x, f"activation {name!r}: df"),
+                   kinks=kinks,
                    scale=check_finite_scalar(scale, "scale"), mp_f=mp_f, mp_df=mp_df,
                    description="user callables")
 
@@ -298,8 +313,11 @@ def _fresh(base, taken):
 
 def _lambdify_pair(template, names):
     symbols = [sp.Symbol(n, real=True) for n in names]
-    f = lambdify_renamed([X, *symbols], template, modules=["numpy", "scipy"])
-    df = lambdify_renamed([X, *symbols], derivative(template), modules=["numpy", "scipy"])
+    # Heaviside(NaN) is NaN, as on the GPU (SymPy's own NumPy printing gives 1)
+    f = lambdify_renamed([X, *symbols], heaviside_to_piecewise(template),
+                         modules=["numpy", "scipy"])
+    df = lambdify_renamed([X, *symbols], heaviside_to_piecewise(derivative(template)),
+                          modules=["numpy", "scipy"])
 
     def f_np(x, **p):
         with np.errstate(all="ignore"):

@@ -58,6 +58,7 @@ __all__ = [
     "CupyBackend",
     "HaarFactors",
     "NumpyBackend",
+    "PhiloxStream",
     "available_backends",
     "check_dtype",
     "check_int",
@@ -80,6 +81,8 @@ class BackendUnavailableError(ValueError):
 
 def check_dtype(dtype) -> np.dtype:
     """Return ``dtype`` as a NumPy dtype, float32 or float64, or raise ValueError."""
+    if dtype is None:  # np.dtype(None) is float64: refuse rather than guess
+        raise ValueError("dtype must be 'float32' or 'float64'; got None")
     try:
         out = np.dtype(dtype)
     except TypeError as exc:
@@ -408,18 +411,54 @@ def _same_dtype(out, x):
 # CuPy
 
 
+@functools.lru_cache(maxsize=256)
+def _philox_key(seed):
+    """The 64-bit Philox key of net ``seed``: two words of ``SeedSequence(seed)``."""
+    k0, k1 = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint32)
+    return int(k0), int(k1)
+
+
+@dataclass
+class PhiloxStream:
+    """One random stream of the CuPy backend: a Philox4x32-10 key, a stream number, a position.
+
+    Value ``i`` of stream ``stream`` of a net is a pure function of ``(key, stream, i)``
+    (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11): ``key`` is derived
+    once from the seed, ``stream`` is the layer (0 for the inputs), and :attr:`position` counts
+    the Philox blocks (two Gaussians each) this stream has handed out, so consecutive draws
+    continue the sequence. Creating one costs no device work and no generator state.
+
+    Attributes
+    ----------
+    key : tuple of int
+        Two 32-bit words from ``SeedSequence(seed).generate_state(2, uint32)``.
+    stream : int
+        The stream number, in ``[0, 2**63 - 1]``: the high 64 bits of the Philox counter.
+    position : int
+        Index of the next Philox block: the low 64 bits of the counter.
+    """
+
+    key: tuple
+    stream: int
+    position: int = 0
+
+
 class CupyBackend(Backend):
     """CuPy on a CUDA GPU.
 
-    Random streams are ``cupy.random.RandomState`` seeded with 64 bits of
-    ``SeedSequence(seed, spawn_key=(stream,))`` (reproducible on one device and CuPy
-    version, but not the same numbers as NumPy). Orthogonal matrices are the
-    sign-corrected ``cupy.linalg.qr`` of a Gaussian matrix. ``f`` and ``f'`` run in the
-    CUDA kernels of :mod:`meanfield.gpu.kernels` (``activation_forward(act, x)``,
-    ``activation_derivative(act, x)`` and the fused ``activation_forward_derivative(act, x)``,
-    which reads ``x`` once, on C-contiguous arrays; activations need a SymPy template there).
-    An activation's NumPy callables cannot take device arrays, so without those kernels this
-    backend raises :class:`BackendUnavailableError`.
+    Random streams are counter-based (:class:`PhiloxStream`): Philox4x32-10 keyed once per
+    net from ``SeedSequence(seed)``, the stream (layer) number in the counter's high half,
+    Gaussians by Box-Muller in float64 (kernel ``mf_philox_normal_f64`` of
+    ``meanfield/cuda/random.cu``). A draw depends only on ``(seed, stream, position)``: the
+    same on every device, launch configuration and CuPy version, and redrawing a layer's
+    weights in the backward pass costs one kernel, no generator set-up (not the same numbers
+    as NumPy's PCG64). Orthogonal matrices are the sign-corrected ``cupy.linalg.qr`` of a
+    Gaussian matrix. ``f`` and ``f'`` run in the CUDA kernels of :mod:`meanfield.gpu.kernels`
+    (``activation_forward(act, x)``, ``activation_derivative(act, x)`` and the fused
+    ``activation_forward_derivative(act, x)``, which reads ``x`` once, on C-contiguous
+    arrays; activations need a SymPy template there). An activation's NumPy callables cannot
+    take device arrays, so without those kernels this backend raises
+    :class:`BackendUnavailableError`.
     """
 
     name = "cupy"
@@ -432,17 +471,25 @@ class CupyBackend(Backend):
     def rng(self, seed, stream=0):
         seed = check_seed(seed)
         stream = check_seed(stream, "stream")
-        state = _seed_sequence(seed, stream).generate_state(1, dtype=np.uint64)[0]
-        return self.xp.random.RandomState(int(state))
+        return PhiloxStream(_philox_key(seed), stream)
 
     def standard_normal(self, rng, shape, dtype="float64"):
         dtype = check_dtype(dtype)
-        return rng.standard_normal(shape, dtype=np.float64).astype(dtype, copy=False)
+        if not isinstance(rng, PhiloxStream):
+            raise ValueError(f"rng must come from this backend's rng(seed, stream); got "
+                             f"{type(rng).__name__}")
+        from meanfield.gpu.random import philox_normal
+
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        n = math.prod(shape)
+        z = philox_normal(n, rng.key, rng.stream, rng.position)
+        rng.position += (n + 1) // 2
+        return z.reshape(shape).astype(dtype, copy=False)
 
     def orthogonal(self, rng, n, *, dtype="float64"):
         n = check_int(n, "n")
         dtype = check_dtype(dtype)
-        g = rng.standard_normal((n, n), dtype=np.float64)
+        g = self.standard_normal(rng, (n, n), "float64")
         q, r = self.xp.linalg.qr(g)
         d = self.xp.diagonal(r)
         q *= self.xp.where(d < 0, -1.0, 1.0)[None, :]
@@ -475,7 +522,8 @@ class CupyBackend(Backend):
         return self.xp.asnumpy(a)
 
     def synchronize(self):
-        self.xp.cuda.Stream.null.synchronize()
+        """Wait for the work queued on CuPy's current stream (where every kernel here runs)."""
+        self.xp.cuda.get_current_stream().synchronize()
 
     def describe(self):
         cp = self.xp
@@ -488,21 +536,74 @@ class CupyBackend(Backend):
         return f"cupy {cp.__version__} on {gpu}"
 
 
-def _import_cupy():
+#: CUDA libraries the CuPy backend loads: CuPy's module name -> (library, what it does here,
+#: PyPI wheel for CUDA 12, for CUDA 13).
+CUDA_LIBRARIES = {
+    "nvrtc": ("NVRTC", "compiles meanfield's kernels", "nvidia-cuda-nvrtc-cu12",
+              "nvidia-cuda-nvrtc"),
+    "cublas": ("cuBLAS", "matrix products", "nvidia-cublas-cu12", "nvidia-cublas"),
+    "cusolver": ("cuSOLVER", "QR of orthogonal weights", "nvidia-cusolver-cu12",
+                 "nvidia-cusolver"),
+}
+
+
+def _cuda_major(cupy):
+    try:
+        return int(cupy.cuda.runtime.runtimeGetVersion()) // 1000
+    except Exception:  # pragma: no cover - CuPy's CUDA version not readable
+        return 12
+
+
+def _missing_libraries(cupy, libraries):
+    """Sentences naming each CUDA library of ``libraries`` that does not load, and its wheel."""
+    import importlib
+
+    major = _cuda_major(cupy)
+    missing = []
+    for lib in libraries:
+        try:
+            mod = importlib.import_module(f"cupy_backends.cuda.libs.{lib}")
+            mod.getVersion()  # loads the shared library where CuPy loads it lazily
+        except Exception as exc:  # ImportError/OSError/RuntimeError from the loader
+            name, job, wheel12, wheel13 = CUDA_LIBRARIES[lib]
+            wheel = wheel13 if major >= 13 else wheel12
+            missing.append(f"{name} ({job}; {type(exc).__name__}: {exc}; pip install {wheel})")
+    return missing
+
+
+def _import_cupy(libraries=tuple(CUDA_LIBRARIES)):
+    """Import CuPy and check the CUDA libraries and the device it needs here.
+
+    Raises :class:`BackendUnavailableError` naming everything that is missing: CuPy itself,
+    each CUDA library of ``libraries`` that does not load (with the wheel that provides it;
+    ``pip install 'cupy-cuda12x[ctk]'`` brings them all, or a CUDA toolkit on the library
+    path), and a usable device (an NVIDIA driver and GPU).
+    """
     try:
         import cupy
     except ImportError as exc:
         raise BackendUnavailableError(
-            "backend 'cupy' needs CuPy (pip install 'meanfield[cuda12]'); it is not "
-            f"importable here ({exc}); use backend='numpy'") from exc
+            "backend 'cupy' needs CuPy (pip install 'meanfield[cuda12]' for a CUDA 12 driver, "
+            f"'meanfield[cuda13]' for CUDA 13); it is not importable here ({exc}); use "
+            "backend='numpy'") from exc
+    problems = []
+    missing = _missing_libraries(cupy, libraries)
+    if missing:
+        major = _cuda_major(cupy)
+        problems.append(f"CUDA libraries missing: {'; '.join(missing)} (or all at once: "
+                        f"pip install 'cupy-cuda{major}x[ctk]', or a CUDA {major} toolkit on "
+                        "the library path)")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:
-        raise BackendUnavailableError(
-            f"backend 'cupy': CuPy imports but no CUDA device is usable ({exc}); "
-            "use backend='numpy'") from exc
-    if count < 1:
-        raise BackendUnavailableError("backend 'cupy': no CUDA device found; use backend='numpy'")
+        problems.append(f"no usable CUDA device ({type(exc).__name__}: {exc}; an NVIDIA driver "
+                        "and GPU are needed)")
+    else:
+        if count < 1:
+            problems.append("no CUDA device found")
+    if problems:
+        raise BackendUnavailableError("backend 'cupy' cannot run here: " + "; ".join(problems)
+                                      + "; use backend='numpy'")
     return cupy
 
 
@@ -528,6 +629,8 @@ def get_backend(name="auto"):
         Unknown name; :class:`BackendUnavailableError` (a ValueError) when ``"cupy"`` is
         asked for and cannot run here.
 
+    Examples
+    --------
     >>> get_backend("numpy").name
     'numpy'
     """

@@ -27,5 +27,5 @@ class UnstableTheoryWarning(RuntimeWarning):
 
     The recursion's Jacobian there has spectral radius > 1, so the finite-width fluctuations of a
     simulated net grow away from it: the prediction is exact only for infinite width. Warned by
-    :func:`meanfield.trace.theory_profile` (and so :meth:`meanfield.trace.Trace.theory`).
+    :func:`meanfield.trace_theory.theory_profile` (and so :meth:`meanfield.trace.Trace.theory`).
     """

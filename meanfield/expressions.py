@@ -13,8 +13,11 @@ power is built only if its result stays below ``10**MAX_NUMBER_DIGITS`` (``9**9*
 would take minutes and gigabytes); a power of an expression in ``x`` has an exponent
 of at most :data:`MAX_EXPONENT` and the polynomial degree of the whole expression is at
 most :data:`MAX_DEGREE` (``(x+1)**200``, ``x**(10**10)`` would expand or integrate
-term by term forever); and the derivative is taken within :data:`DERIVATION_SECONDS`
-(:func:`time_budget`). Each limit is refused with a ValueError naming it.
+term by term forever); non-smooth constructs nest at most :data:`MAX_PIECEWISE_NESTING`
+deep and ``Piecewise`` conditions are polynomial in ``x`` (their roots are the kinks); and
+building and differentiating take at most :data:`DERIVATION_SECONDS` (:func:`time_budget`,
+also applied to the kinks and to each closed-form derivation). Each limit is refused with a
+ValueError naming it.
 
 >>> parse_activation_expression("x*tanh(x)")
 x*tanh(x)
@@ -42,8 +45,10 @@ __all__ = [
     "MAX_LENGTH",
     "MAX_NODES",
     "MAX_NUMBER_DIGITS",
+    "MAX_PIECEWISE_NESTING",
     "X",
     "derivative",
+    "heaviside_to_piecewise",
     "lambdify_renamed",
     "parse_activation_expression",
     "time_budget",
@@ -63,6 +68,27 @@ def derivative(expr, symbol=X):
     Heaviside(x)
     """
     return sp.diff(expr, symbol).replace(sp.DiracDelta, lambda *args: sp.S.Zero)
+
+
+def heaviside_to_piecewise(expr):
+    """Rewrite every ``Heaviside(u, h0)`` as a Piecewise that is NaN for a NaN ``u``.
+
+    ``Piecewise((0, u < 0), (h0, Eq(u, 0)), (1, u > 0), (nan, True))``: the values of
+    ``numpy.heaviside(u, h0)``, NaN included. SymPy's own rewrite ends in ``(1, True)``, so a
+    NaN input would come out as 1; the NumPy lambdification of ``act.f`` and the CUDA code of
+    :mod:`meanfield.gpu.codegen` both print this form, so they agree on every input.
+
+    >>> heaviside_to_piecewise(sp.Heaviside(X, 0))
+    Piecewise((0, x < 0), (0, Eq(x, 0)), (1, x > 0), (nan, True))
+    """
+    def rewrite(*args):
+        u = args[0]
+        h0 = args[1] if len(args) > 1 else sp.S.Half
+        return sp.Piecewise((0, u < 0), (h0, sp.Eq(u, 0)), (1, u > 0), (sp.nan, True),
+                            evaluate=False)
+
+    return sp.sympify(expr).replace(sp.Heaviside, rewrite)
+
 
 def lambdify_renamed(args, expr, modules):
     """:func:`sympy.lambdify` with every argument symbol renamed to a fresh ``Dummy`` first.
@@ -133,8 +159,14 @@ MAX_EXPONENT = 64
 #: Largest polynomial degree of the expression, counting ``x`` and functions of ``x`` as
 #: degree 1 (``(x+1)**2*(x-1)**3`` has degree 5): bounds expansion and moment tables.
 MAX_DEGREE = 64
-#: Wall-clock seconds allowed for building the SymPy expression and differentiating it.
-DERIVATION_SECONDS = 5.0
+#: Wall-clock seconds allowed for building the SymPy expression and differentiating it, and
+#: for each symbolic step that follows (kinks, one closed-form derivation): SymPy's piecewise
+#: algebra grows exponentially with nested ``Abs``/``Max``/``Min``.
+DERIVATION_SECONDS = 10.0
+#: Deepest nesting of non-smooth constructs (``Abs``, ``Max``, ``Min``, ``Piecewise``,
+#: ``Heaviside``): ``Abs(Abs(x-1)-2)`` is 2 deep and has 3 kinks; each level doubles them and
+#: multiplies SymPy's time (3 deep took minutes to derive).
+MAX_PIECEWISE_NESTING = 2
 
 
 def parse_activation_expression(text: str, params=()) -> sp.Expr:
@@ -158,6 +190,8 @@ def parse_activation_expression(text: str, params=()) -> sp.Expr:
         outside arithmetic, comparisons and the whitelisted functions; on an expression
         over one of the size limits of this module (the message names the limit).
 
+    Examples
+    --------
     >>> parse_activation_expression("9**9**9")
     Traceback (most recent call last):
     ...
@@ -190,6 +224,10 @@ def parse_activation_expression(text: str, params=()) -> sp.Expr:
         if isinstance(expr, (bool, sp.logic.boolalg.Boolean)) or not isinstance(expr, sp.Expr):
             raise ValueError(f"expression must be a number-valued expression in x; got {text!r}")
         _check_constants_real(expr, text)
+        nesting = _piecewise_nesting(expr)
+        if nesting > MAX_PIECEWISE_NESTING:
+            raise ValueError(f"expression {text!r} nests Abs/Max/Min/Piecewise/Heaviside {nesting} "
+                             f"deep, more than MAX_PIECEWISE_NESTING = {MAX_PIECEWISE_NESTING}")
         degree = _degree_bound(expr)
         if degree > MAX_DEGREE:
             raise ValueError(f"expression {text!r} has polynomial degree {degree} in x, more than "
@@ -199,8 +237,8 @@ def parse_activation_expression(text: str, params=()) -> sp.Expr:
 
 
 @contextlib.contextmanager
-def time_budget(seconds, what):
-    """Raise ValueError if the block runs longer than ``seconds`` (wall clock).
+def time_budget(seconds, what, error=ValueError):
+    """Raise ``error`` (a ValueError by default) if the block runs longer than ``seconds``.
 
     Uses ``SIGALRM``, so it acts only in the main thread of a POSIX process and only while
     no other interval timer is armed; elsewhere the block runs unbounded (the size limits of
@@ -226,7 +264,7 @@ def time_budget(seconds, what):
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0.0)
     except _BudgetExpired:
-        raise ValueError(f"{what} took longer than the time budget of {seconds:g} s") from None
+        raise error(f"{what} took longer than the time budget of {seconds:g} s") from None
     finally:
         signal.signal(signal.SIGALRM, previous)
 
@@ -297,6 +335,19 @@ def _check_constants_real(expr, text):
             raise ValueError(f"expression {text!r}: the constant {node} is not a finite real number")
 
 
+_NONSMOOTH = (sp.Abs, sp.Max, sp.Min, sp.Piecewise, sp.Heaviside, sp.sign)
+
+
+def _piecewise_nesting(expr):
+    """Deepest nesting of non-smooth constructs that depend on x."""
+    depth = {}
+    for node in sp.postorder_traversal(expr):
+        if node not in depth:
+            inner = max((depth.get(a, 0) for a in node.args), default=0)
+            depth[node] = inner + (isinstance(node, _NONSMOOTH) and node.has(X))
+    return depth.get(expr, 0)
+
+
 def _degree_bound(expr):
     """An upper bound of the polynomial degree in x (functions of x count 1), iteratively."""
     degree = {}
@@ -365,7 +416,15 @@ def _translate(node, names, text):
     if isinstance(node, ast.Compare):
         if len(node.ops) != 1 or type(node.ops[0]) not in _COMPARE:
             raise ValueError(f"only single <, <=, >, >= comparisons are allowed in {text!r}")
-        return _COMPARE[type(node.ops[0])](rec(node.left), rec(node.comparators[0]))
+        left, right = rec(node.left), rec(node.comparators[0])
+        if not (isinstance(left, sp.Expr) and isinstance(right, sp.Expr)):
+            raise ValueError(f"comparison {ast.unparse(node)!r} in {text!r} must compare numbers")
+        difference = left - right
+        if difference.has(X) and not difference.is_polynomial(X):
+            # kinks are the real roots of the condition: SymPy finds those of polynomials only
+            raise ValueError(f"condition {ast.unparse(node)!r} in {text!r} must be polynomial in x "
+                             "(e.g. x > 0, x**2 < 4, x > a)")
+        return _COMPARE[type(node.ops[0])](left, right)
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in ALLOWED_FUNCTIONS:
             what = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)

@@ -167,6 +167,8 @@ def second_moment(act, q, *, method="auto"):
     -------
     ndarray or float
 
+    Examples
+    --------
     >>> float(second_moment("relu", 2.0))  # q/2 for ReLU
     1.0
     """
@@ -341,6 +343,8 @@ def selu_map(act, mu, nu, omega=0.0, tau=1.0, *, method="auto"):
     -------
     (mean, variance) : tuple of arrays
 
+    Examples
+    --------
     >>> m, v = selu_map("selu", 0.0, 1.0)
     >>> round(float(m), 10), round(float(v), 10)  # the fixed point (0, 1)
     (0.0, 1.0)
@@ -570,6 +574,8 @@ def expect(g, mean=0.0, var=1.0, *, method="auto", kinks=None, params=None):
     params : dict, optional
         Parameter values for an expression string.
 
+    Examples
+    --------
     >>> float(expect("x**4", 0.0, 2.0))  # 3 var^2
     12.0
     """

@@ -1,7 +1,7 @@
 """Results of :func:`meanfield.simulation.simulate`, their mean-field prediction and storage.
 
 A :class:`Trace` holds per-layer records of shape ``(n_seeds, depth)`` with their
-provenance; :meth:`Trace.theory` (or :func:`theory_profile` without simulating)
+provenance; :meth:`Trace.theory` (or :func:`~meanfield.trace_theory.theory_profile` without simulating)
 computes the same quantities from the mean-field recursions; :meth:`Trace.save` and
 :func:`load_trace` round-trip through ``.npz`` (NumPy only) or ``.nc`` (xarray with
 the netCDF4 or SciPy engine).
@@ -41,25 +41,17 @@ the root mean square of ``|dL/dW_l|_F`` over nets, which :meth:`Trace.seed_stati
 with (the seed mean is smaller by Jensen's inequality).
 
 The stability of the recursion and the c-map of two inputs are in
-:mod:`meanfield.trace_recursions`.
+:mod:`meanfield.trace_theory`.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from dataclasses import dataclass, fields
 
 import numpy as np
 
-from meanfield._validation import (
-    check_finite_scalar,
-    check_input_moments,
-    check_int,
-    check_positive_scalar,
-)
-from meanfield.errors import UnstableTheoryWarning
 from meanfield.trace_io import _FORMAT, _FORMAT_VERSION, _jsonable, _nan_to_none, load_trace
+from meanfield.trace_theory import TraceTheory, theory_profile
 
 __all__ = [
     "OPTIONAL_RECORDS",
@@ -84,10 +76,6 @@ OPTIONAL_RECORDS = ("c",)
 RECORD_STATISTICS = {"q": "mean", "mean": "mean", "x_sq": "mean", "grad_h_sq": "mean",
                      "grad_w_fro": "rms", "h_mean": "mean", "c": "mean"}
 
-#: Relative change of the predicted (m, s) between layers below which the profile is at a fixed
-#: point, and the margin above 1 of the spectral radius that makes that fixed point unstable.
-FIXED_POINT_RTOL = 1e-9
-UNSTABLE_RADIUS_MARGIN = 1e-6
 
 #: One line per record (also the ``long_name`` of the xarray variables).
 RECORD_DESCRIPTIONS = {
@@ -99,184 +87,6 @@ RECORD_DESCRIPTIONS = {
     "h_mean": "mean of the entries of h_l",
     "c": "mean pairwise correlation h_a . h_b / (|h_a| |h_b|) of the batch's pre-activations",
 }
-
-
-@dataclass(frozen=True)
-class TraceTheory:
-    """Mean-field prediction of a :class:`Trace`'s records, arrays over layers l = 1..L.
-
-    Attributes
-    ----------
-    layers : ndarray of int
-    q, mean, x_sq, grad_h_sq, grad_w_fro, h_mean : ndarray
-        Predictions of the records of the same name (``grad_w_fro`` is
-        ``sqrt(E|dL/dW_l|_F^2)``).
-    h_var : ndarray
-        Variance ``V_l`` of the pre-activations.
-    phi : ndarray
-        ``p_l = E[f'(h_l)^2]`` (``phi(q_l)`` with zero-mean weights).
-    delta : ndarray
-        ``V_l p_l / s_l - 1`` (Chen et al.'s ``delta_{q_l}`` with zero-mean weights).
-    input_second_moment : float
-        ``s_0 = input_var + input_mean^2``.
-    stability : ndarray
-        Spectral radius of the Jacobian of layer ``l``'s map ``(m_{l-1}, s_{l-1}) -> (m_l, s_l)``
-        (:mod:`meanfield.trace_recursions`); with zero-mean weights the slope of the q-map,
-        ``weight_var d second_moment/dq`` at ``q_l``. ``> 1``: perturbations grow.
-    unstable : ndarray of bool
-        Layers at which the profile sits on a fixed point (``(m, s)`` unchanged to
-        :data:`FIXED_POINT_RTOL`) whose ``stability`` exceeds 1: an unstable branch that a finite
-        net leaves (a :class:`~meanfield.errors.UnstableTheoryWarning` is issued);
-        :attr:`unstable_from` is the first such layer.
-    c : ndarray
-        Predicted pairwise correlation of the pre-activations (the c-map,
-        :mod:`meanfield.trace_recursions`), given ``input_correlation`` and zero-mean (or
-        centralized) weights. All NaN, meaning "no prediction", without ``input_correlation`` or
-        with a weight mean (the inputs' pre-activations then share a random mean, outside the
-        two-input recursion of Poole et al.); :attr:`has_c` tells which.
-    """
-
-    layers: np.ndarray
-    q: np.ndarray
-    mean: np.ndarray
-    x_sq: np.ndarray
-    grad_h_sq: np.ndarray
-    grad_w_fro: np.ndarray
-    h_mean: np.ndarray
-    h_var: np.ndarray
-    phi: np.ndarray
-    delta: np.ndarray
-    input_second_moment: float
-    stability: np.ndarray
-    unstable: np.ndarray
-    c: np.ndarray
-
-    @property
-    def unstable_from(self):
-        """First layer on an unstable fixed point (see :attr:`unstable`), or None."""
-        bad = np.flatnonzero(self.unstable)
-        return int(bad[0]) + 1 if bad.size else None
-
-    @property
-    def has_c(self):
-        """Whether :attr:`c` holds a prediction (not the all-NaN "none")."""
-        return bool(np.isfinite(self.c).any())
-
-    @property
-    def gradient_ratio(self):
-        """Lu et al.'s gradient norm ratio ``max_l / min_l`` of the predicted ``grad_w_fro``."""
-        return float(self.grad_w_fro.max() / self.grad_w_fro.min())
-
-    def as_dict(self):
-        """JSON-friendly dict of lists."""
-        return {f.name: (getattr(self, f.name).tolist()
-                         if isinstance(getattr(self, f.name), np.ndarray)
-                         else getattr(self, f.name)) for f in fields(self)}
-
-
-def theory_profile(act, *, depth, width, batch=16, weight_var=1.0, weight_mean=0.0, bias_var=0.0,
-                   centralize_weights=False, input_mean=0.0, input_var=1.0, input_correlation=None,
-                   method="auto"):
-    """Mean-field prediction of :func:`~meanfield.simulation.simulate`'s records.
-
-    The recursion of this module's docstring (Chen et al., Prop. A.1, A.2, 3.1, 3.2; Poole et
-    al. 2016 for the bias and the c-map). Gaussian and orthogonal weights have the same
-    prediction at this order.
-
-    Parameters
-    ----------
-    act : Activation or str
-    depth, width, batch, weight_var, weight_mean, bias_var, centralize_weights, input_mean, input_var
-        As in :func:`~meanfield.simulation.simulate`.
-    input_correlation : float, optional
-        Correlation ``c0`` of the entries of two inputs; gives the ``c`` profile.
-    method : {"auto", "closed", "quadrature", "mpmath"}
-        Engine of the Gaussian expectations (:mod:`meanfield.maps`).
-
-    Returns
-    -------
-    TraceTheory
-
-    Raises
-    ------
-    ValueError
-        Bad arguments, or a recursion that leaves float64 range (the message names the layer).
-
-    Warns
-    -----
-    UnstableTheoryWarning
-        The profile sits on an unstable fixed point (:attr:`TraceTheory.unstable_from`).
-
-    >>> th = theory_profile("linear", depth=3, width=10, weight_var=2.0)
-    >>> th.q.tolist()  # q_l = 2^l for the identity
-    [2.0, 4.0, 8.0]
-    """
-    from meanfield import maps
-    from meanfield.activations import Activation, get_activation
-    from meanfield.trace_recursions import correlation_profile, layer_map_radius
-
-    act = act if isinstance(act, Activation) else get_activation(act)
-    depth, width, batch = (check_int(v, k) for v, k in
-                           ((depth, "depth"), (width, "width"), (batch, "batch")))
-    wv = check_positive_scalar(weight_var, "weight_var")
-    mu = 0.0 if centralize_weights else check_finite_scalar(weight_mean, "weight_mean")
-    bv = check_finite_scalar(bias_var, "bias_var")
-    if bv < 0:
-        raise ValueError(f"bias_var must be >= 0 (valid range: [0, inf)); got {bv}")
-    input_mean, input_var = check_input_moments(input_mean, input_var)
-    s_prev = s0 = input_var + input_mean**2
-    m_prev = input_mean
-    n = width
-    big_m, big_v, m, s, p = (np.empty(depth) for _ in range(5))
-    for j in range(depth):
-        mj = mu * n * m_prev
-        vj = wv * s_prev + bv
-        if not (math.isfinite(vj) and math.isfinite(mj) and math.isfinite(mj * mj)):
-            raise ValueError(f"the mean-field recursion leaves float64 range at layer {j + 1} "
-                             f"(pre-activation mean {mj:.3g}, variance {vj:.3g})")
-        mean_j = float(maps.output_mean(act, mj, vj, method=method))  # checks vj > 0, finite
-        # E f^2 and E f'^2 at mean mj (phi and second_moment are their mean-0 cases)
-        sq_j, p_j = (float(maps._moment(act, quantity, mj, vj, method)) for quantity in ("f2", "df2"))
-        big_m[j], big_v[j], m[j], s[j], p[j] = mj, vj, mean_j, sq_j, p_j
-        m_prev, s_prev = mean_j, sq_j
-    grad_h = np.empty(depth)
-    grad_h[-1] = n * p[-1]
-    factor = wv + n * mu * mu
-    for j in range(depth - 2, -1, -1):
-        grad_h[j] = factor * p[j] * grad_h[j + 1]
-    s_in = np.concatenate(([s0], s[:-1]))
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        grad_w = np.sqrt(batch * grad_h * n * s_in)
-        delta = big_v * p / s - 1
-    radius = layer_map_radius(act, big_m, big_v, mu_n=mu * n, weight_var=wv, method=method)
-    unstable = _unstable_fixed_point(np.concatenate(([input_mean], m)), s_in, s, radius)
-    if unstable.any():
-        unstable_from = int(np.flatnonzero(unstable)[0]) + 1
-        warnings.warn(
-            f"theory: from layer {unstable_from} the mean-field profile sits on the fixed point "
-            f"(mean, second moment) = ({m[unstable_from - 1]:.4g}, {s[unstable_from - 1]:.4g}) of its "
-            f"recursion, which is unstable (spectral radius of the layer map "
-            f"{radius[unstable_from - 1]:.4g} > 1): a finite net's fluctuations grow away from it, "
-            f"so the simulation need not follow this prediction", UnstableTheoryWarning, stacklevel=2)
-    c = np.full(depth, np.nan)
-    if input_correlation is not None and mu == 0:
-        cross0 = input_var * float(input_correlation) + input_mean**2
-        c = correlation_profile(act, big_v, input_cross_moment=cross0, weight_var=wv, bias_var=bv,
-                                method=method)
-    return TraceTheory(layers=np.arange(1, depth + 1), q=big_v + big_m**2, mean=m, x_sq=s,
-                       grad_h_sq=grad_h, grad_w_fro=grad_w, h_mean=big_m, h_var=big_v, phi=p,
-                       delta=delta, input_second_moment=s0, stability=radius,
-                       unstable=unstable, c=c)
-
-
-def _unstable_fixed_point(m_in, s_in, s_out, radius):
-    """Per layer: the map leaves its input (m, s) unchanged and has spectral radius > 1."""
-    m_out = m_in[1:]
-    m_in = m_in[:-1]
-    scale = np.sqrt(np.maximum(s_out, 0))
-    fixed = (np.abs(s_out - s_in) <= FIXED_POINT_RTOL * np.abs(s_out)) & \
-        (np.abs(m_out - m_in) <= FIXED_POINT_RTOL * scale)
-    return fixed & (radius > 1 + UNSTABLE_RADIUS_MARGIN)
 
 
 class Trace:
@@ -454,7 +264,7 @@ class Trace:
     def gradient_ratio(self):
         """Lu et al.'s gradient norm ratio ``max_l |dL/dW_l|_F / min_l |dL/dW_l|_F``, one per net.
 
-        Compare with :attr:`TraceTheory.gradient_ratio`; a finite net's ratio also carries its
+        Compare with :attr:`~meanfield.trace_theory.TraceTheory.gradient_ratio`; a finite net's ratio also carries its
         layer-to-layer fluctuation, so it exceeds the prediction where that prediction is near 1.
         """
         g = self.grad_w_fro
@@ -462,7 +272,7 @@ class Trace:
             return g.max(axis=1) / g.min(axis=1)
 
     def theory(self, method="auto"):
-        """Mean-field prediction of the records (:func:`theory_profile`), cached per method."""
+        """Mean-field prediction of the records (:func:`~meanfield.trace_theory.theory_profile`), cached per method."""
         if method not in self._theory:
             if self.activation is None:
                 raise ValueError(f"activation {self.activation_info.get('name')!r} of this trace "

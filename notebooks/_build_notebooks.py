@@ -40,7 +40,7 @@ import meanfield as mf
 
 # CI runs every notebook with MEANFIELD_NOTEBOOK_SMALL=1 (tests/test_notebooks.py): same code, small sizes.
 SMALL = os.environ.get("MEANFIELD_NOTEBOOK_SMALL") == "1"
-plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3})
+plt.rcParams.update({"figure.dpi": 120, "axes.grid": True, "grid.alpha": 0.3})
 np.set_printoptions(precision=4, suppress=True)
 print(f"meanfield {mf.__version__}, numpy {np.__version__}; sizes: {'small (CI)' if SMALL else 'normal'}")
 """
@@ -696,11 +696,13 @@ def notebook_04():
         comparison between activations is paired.
         """),
         code("""
+        from tqdm import tqdm   # text bars (tqdm.auto needs ipywidgets for its widget)
+
         traces = {}
-        for weights in ("gaussian", "orthogonal"):
-            for name, act in ACTS.items():
-                traces[name, weights] = mf.simulate(act, depth=DEPTH, width=WIDTH, batch=BATCH, weights=weights,
-                                                    n_seeds=SEEDS, seed=0, backend=BACKEND)
+        configs = [(name, weights) for weights in ("gaussian", "orthogonal") for name in ACTS]
+        for name, weights in tqdm(configs, desc="simulating", unit="config"):
+            traces[name, weights] = mf.simulate(ACTS[name], depth=DEPTH, width=WIDTH, batch=BATCH, weights=weights,
+                                                n_seeds=SEEDS, seed=0, backend=BACKEND)
         print(len(traces), "configurations simulated, e.g.", traces["SELU", "gaussian"])
         """),
         md("""
@@ -708,34 +710,24 @@ def notebook_04():
 
         The theory predicts the *mean square* $E\\|\\partial E/\\partial W_l\\|_F^2$ (`theory().grad_w_fro` is its
         square root). Over many layers the gradient norm of a finite-width net fluctuates multiplicatively, so
-        the plain seed mean of the norm falls below that root mean square (Jensen); we therefore compare the
-        root mean square over seeds, $(\\frac1S \\sum_s \\|\\partial E/\\partial W_l\\|_F^2)^{1/2}$, with a delta-method
-        standard error. $\\|x_l\\|^2/n$ is compared directly (`Trace.seed_mean`, `Trace.stderr`).
+        the plain seed mean of the norm falls below that root mean square (Jensen); `Trace.seed_statistic` therefore
+        gives the root mean square over seeds, $(\\frac1S \\sum_s \\|\\partial E/\\partial W_l\\|_F^2)^{1/2}$, with a
+        delta-method standard error for `grad_w_fro`, and the seed mean with its standard error for $\\|x_l\\|^2/n$:
+        each record compared like with like.
 
         Lines: seed statistic; bars: $\\pm 2$ standard errors; dashed: `Trace.theory()`, the same for both weight kinds.
         """),
         code("""
-        def rms_over_seeds(tr, record="grad_w_fro"):
-            \"\"\"Root mean square over seeds of a record and its standard error (delta method).\"\"\"
-            sq = tr.record(record) ** 2
-            rms = np.sqrt(sq.mean(axis=0))
-            return rms, sq.std(axis=0, ddof=1) / np.sqrt(tr.n_seeds) / (2 * rms)
-
-
-        def statistic(tr, record):
-            return (tr.seed_mean(record), tr.stderr(record)) if record == "x_sq" else rms_over_seeds(tr, record)
-
-
         STYLE = {"gaussian": ("C0", "Gaussian weights"), "orthogonal": ("C3", "orthogonal weights")}
         RECORDS = [("x_sq", r"$\\|x_l\\|^2 / n$  (seed mean)"),
                    ("grad_w_fro", r"$\\|\\partial E / \\partial W_l\\|_F$  (rms over seeds)")]
-        fig, axes = plt.subplots(2, len(ACTS), figsize=(14, 6.5), sharex=True)
+        fig, axes = plt.subplots(2, len(ACTS), figsize=(14, 6.5), sharex=True, layout="constrained")
         for col, name in enumerate(ACTS):
             for row, (record, label) in enumerate(RECORDS):
                 ax = axes[row, col]
                 for weights, (color, wlabel) in STYLE.items():
                     tr = traces[name, weights]
-                    value, se = statistic(tr, record)
+                    value, se = tr.seed_statistic(record)   # seed mean or rms, as the theory predicts
                     ax.plot(tr.layers, value, color=color, lw=1.2, label=wlabel)
                     step = max(1, tr.depth // 20)
                     sel = slice(step - 1, None, step)
@@ -754,8 +746,8 @@ def notebook_04():
                 if col == 0:
                     ax.set_ylabel(label)
         axes[0, 0].legend(fontsize=8)
-        fig.suptitle(f"Signal propagation, L = {DEPTH}, n = {WIDTH}, batch {BATCH}, {SEEDS} seeds per curve")
-        fig.tight_layout()
+        fig.suptitle(f"Signal propagation, $L = {DEPTH}$, $n = {WIDTH}$, batch {BATCH}, {SEEDS} seeds per curve "
+                     "(bars: $\\pm 2$ s.e.)")
         plt.show()
         """),
         md("""
@@ -767,40 +759,36 @@ def notebook_04():
         layer-to-layer noise, so it exceeds 1 even where the theory is flat.
         """),
         code("""
-        def ratio(arr):
-            return arr.max(axis=-1) / arr.min(axis=-1)
-
-
         print(f"{'activation':>10} {'weights':>10} | {'|x_L|^2/n':>17} {'theory':>7} | {'rms |dE/dW_1|':>14} "
               f"{'/ theory':>8} | {'grad norm ratio':>17} {'theory':>7}")
         for (name, weights), tr in traces.items():
             th = tr.theory()
             x_last, x_se = tr.seed_mean("x_sq")[-1], tr.stderr("x_sq")[-1]
-            rms, _ = rms_over_seeds(tr)
-            r = ratio(tr.grad_w_fro)
+            rms = tr.seed_rms("grad_w_fro")
+            r = tr.gradient_ratio()   # one per net
             print(f"{name:>10} {weights:>10} | {x_last:9.4g} +- {x_se:6.2g} {th.x_sq[-1]:7.4g} | {rms[0]:14.4g} "
                   f"{rms[0] / th.grad_w_fro[0]:8.3f} | {r.mean():8.4g} +- {r.std(ddof=1) / np.sqrt(r.size):6.2g} "
-                  f"{ratio(th.grad_w_fro):7.4g}")
+                  f"{th.gradient_ratio:7.4g}")
         """),
         md(READING_04),
         code("""
         fig, ax = plt.subplots(figsize=(6, 4))
         for color, name in (("C2", "tanh-GPN"), ("C4", "SELU-GPN")):
             means, errs = [], []
-            for n in WIDTHS:
+            for n in tqdm(WIDTHS, desc=f"{name} by width", unit="width"):
                 if n == WIDTH:   # reuse the main run
                     tr = traces[name, "orthogonal"]
                 else:
                     tr = mf.simulate(ACTS[name], depth=DEPTH, width=n, batch=BATCH, weights="orthogonal",
                                      n_seeds=SEEDS, seed=0, backend=BACKEND)
-                r = ratio(tr.grad_w_fro)
+                r = tr.gradient_ratio()
                 means.append(r.mean())
                 errs.append(r.std(ddof=1) / np.sqrt(r.size))
             ax.errorbar(WIDTHS, means, yerr=2 * np.array(errs), marker="o", capsize=3, color=color, label=name)
             print(f"{name}: gradient norm ratio by width", {n: round(float(m), 3) for n, m in zip(WIDTHS, means)})
-        ax.set(xscale="log", xlabel="width n",
+        ax.set(xscale="log", xlabel="width $n$",
                ylabel=r"$\\max_l \\|\\partial E/\\partial W_l\\|_F \\,/\\, \\min_l \\|\\partial E/\\partial W_l\\|_F$",
-               title=f"orthogonal weights, L = {DEPTH} (mean +- 2 s.e. over {SEEDS} nets)")
+               title=f"orthogonal weights, $L = {DEPTH}$ (mean $\\pm$ 2 s.e. over {SEEDS} nets)")
         ax.set_xticks(WIDTHS, [str(n) for n in WIDTHS])
         ax.minorticks_off()
         ax.legend()

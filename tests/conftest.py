@@ -17,6 +17,13 @@ settings.register_profile("ci", derandomize=True, database=None, deadline=None, 
 settings.register_profile("dev", deadline=None, max_examples=300)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+
+def pytest_configure(config):
+    """Plain ``pytest`` skips the tests marked ``slow`` (a few minutes on 2 cores); CI (``CI=true``,
+    as ``.ci/run`` sets it) and an explicit ``-m`` run what they select."""
+    if not config.option.markexpr and os.environ.get("CI", "").lower() not in ("1", "true", "yes"):
+        config.option.markexpr = "not slow"
+
 #: parameters for the built-ins that have no defaults (near the solver's outputs at eps ~ 0.03)
 REQUIRED_PARAMS = {
     "dselu": {"lam": 1.0358, "alpha": 1.6194},

@@ -35,7 +35,12 @@ def be():
 
 
 def test_names_and_errors():
-    assert BACKENDS == ("auto", "numpy", "cupy")
+    # every advertised name is accepted: it gives a backend or says why it cannot run here
+    for name in BACKENDS:
+        try:
+            assert get_backend(name).name in ("numpy", "cupy")
+        except BackendUnavailableError as exc:
+            assert name == "cupy" and "backend 'cupy'" in str(exc)
     assert isinstance(get_backend("numpy"), NumpyBackend)
     assert get_backend("NumPy") is get_backend("numpy")
     be = get_backend("numpy")
@@ -51,9 +56,78 @@ def test_names_and_errors():
 
 @pytest.mark.skipif(HAVE_GPU, reason="CuPy with a GPU is available here")
 def test_cupy_unavailable_is_a_clear_valueerror():
-    with pytest.raises(BackendUnavailableError, match="backend 'cupy'"):
+    with pytest.raises(BackendUnavailableError, match="backend 'cupy'") as info:
         get_backend("cupy")
     assert issubclass(BackendUnavailableError, ValueError)
+    # the reason names what is missing here: CuPy itself, or a library, or the device
+    assert any(word in str(info.value) for word in ("needs CuPy", "CUDA libraries missing",
+                                                    "no usable CUDA device"))
+
+
+def _fake_cupy(monkeypatch, failing=(), device_error=None, count=1, runtime_version=12080):
+    """A stand-in CuPy whose CUDA libraries in ``failing`` do not load."""
+    def lib(name):
+        mod = types.ModuleType(f"cupy_backends.cuda.libs.{name}")
+
+        def get_version():
+            if name in failing:
+                raise OSError(f"lib{name}.so.12: cannot open shared object file")
+            return 12080
+
+        mod.getVersion = get_version
+        return mod
+
+    for name in ("nvrtc", "cublas", "cusolver"):
+        monkeypatch.setitem(sys.modules, f"cupy_backends.cuda.libs.{name}", lib(name))
+
+    def device_count():
+        if device_error:
+            raise RuntimeError(device_error)
+        return count
+
+    runtime = types.SimpleNamespace(getDeviceCount=device_count,
+                                    runtimeGetVersion=lambda: runtime_version)
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(runtime=runtime)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    return fake
+
+
+def test_unavailability_reason_names_missing_libraries_and_wheels(monkeypatch):
+    from meanfield.backends import _import_cupy
+
+    _fake_cupy(monkeypatch, failing=("nvrtc", "cusolver"),
+               device_error="cudaErrorInsufficientDriver")
+    with pytest.raises(BackendUnavailableError) as info:
+        _import_cupy()
+    msg = str(info.value)
+    assert "NVRTC" in msg and "pip install nvidia-cuda-nvrtc-cu12" in msg
+    assert "cuSOLVER" in msg and "pip install nvidia-cusolver-cu12" in msg
+    assert "cuBLAS" not in msg  # it loads
+    assert "cupy-cuda12x[ctk]" in msg and "cudaErrorInsufficientDriver" in msg
+    assert msg.endswith("use backend='numpy'")
+    # CUDA 13 wheels have no -cu13 suffix; the kernels alone need NVRTC only
+    _fake_cupy(monkeypatch, failing=("nvrtc",), runtime_version=13000)
+    with pytest.raises(BackendUnavailableError, match=r"pip install nvidia-cuda-nvrtc\)"):
+        _import_cupy()
+    _fake_cupy(monkeypatch, failing=("cublas",))
+    assert _import_cupy(libraries=("nvrtc",)) is sys.modules["cupy"]
+    _fake_cupy(monkeypatch, count=0)
+    with pytest.raises(BackendUnavailableError, match="no CUDA device found"):
+        _import_cupy()
+
+
+def test_cupy_synchronize_waits_for_the_current_stream():
+    from meanfield.backends import CupyBackend
+
+    synced = []
+    current = types.SimpleNamespace(synchronize=lambda: synced.append("current"))
+    null = types.SimpleNamespace(synchronize=lambda: synced.append("null"))
+    be = object.__new__(CupyBackend)  # no CuPy needed: xp is a stand-in
+    be.xp = types.SimpleNamespace(cuda=types.SimpleNamespace(
+        get_current_stream=lambda: current, Stream=types.SimpleNamespace(null=null)))
+    be.synchronize()
+    assert synced == ["current"]
 
 
 def test_cupy_is_imported_lazily():
@@ -222,3 +296,47 @@ def test_cupy_backend(monkeypatch):  # pragma: no cover - needs a GPU
     y, dy = be.activation_forward_derivative(get_activation("tanh"), x)
     assert np.allclose(be.to_numpy(y), np.tanh(np.linspace(-2, 2, 10)))
     assert np.allclose(be.to_numpy(dy), 1 - np.tanh(np.linspace(-2, 2, 10)) ** 2)
+
+
+def _stats(trace, name):
+    per_seed = getattr(trace, name)  # (n_seeds, depth)
+    return per_seed.mean(axis=0), per_seed.std(axis=0, ddof=1) / math.sqrt(per_seed.shape[0])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAVE_GPU, reason="needs CuPy and a CUDA device")
+@pytest.mark.parametrize("weights", ["gaussian", "orthogonal"])
+def test_cupy_simulate_matches_numpy_within_monte_carlo_error(weights):  # pragma: no cover
+    from meanfield.simulation import simulate
+
+    # different random numbers (Philox vs PCG64), the same distribution: per-layer means over
+    # 16 nets agree within 5 combined standard errors (plus 1e-12 for noiseless layers)
+    act = get_activation("tanh")
+    kw = dict(depth=8, width=256, batch=32, n_seeds=16, weights=weights, weight_var=1.5)
+    gpu = simulate(act, backend="cupy", seed=0, **kw)
+    cpu = simulate(act, backend="numpy", seed=1000, **kw)
+    assert gpu.backend == "cupy" and cpu.backend == "numpy"
+    for name in ("q", "x_sq", "grad_h_sq"):
+        (m_g, se_g), (m_c, se_c) = _stats(gpu, name), _stats(cpu, name)
+        assert np.all(np.abs(m_g - m_c) <= 5 * np.hypot(se_g, se_c) + 1e-12), name
+    # the same seed twice gives the same trace bit for bit (Philox is counter-based)
+    again = simulate(act, backend="cupy", seed=0, **kw)
+    assert np.array_equal(again.q, gpu.q) and np.array_equal(again.grad_w_fro, gpu.grad_w_fro)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAVE_GPU, reason="needs CuPy and a CUDA device")
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_cupy_layer_weights_orthogonal(dtype):  # pragma: no cover
+    from meanfield.simulation import layer_weights
+
+    n = 300
+    w = layer_weights(3, 2, width=n, weights="orthogonal", dtype=dtype, backend="cupy")
+    assert isinstance(w, np.ndarray) and w.shape == (n, n) and w.dtype == np.dtype(dtype)
+    # QR in float64, rounded once to dtype: ||W W^T - I|| within a few n eps of dtype
+    tol = 10 * n * np.finfo(dtype).eps
+    assert np.abs(w @ w.T - np.eye(n)).max() < tol and np.abs(w.T @ w - np.eye(n)).max() < tol
+    again = layer_weights(3, 2, width=n, weights="orthogonal", dtype=dtype, backend="cupy")
+    assert np.array_equal(w, again)
+    other = layer_weights(3, 3, width=n, weights="orthogonal", dtype=dtype, backend="cupy")
+    assert not np.allclose(w, other)

@@ -112,3 +112,12 @@ def test_from_a_sweep_asks_for_one_solution(capsys, tmp_path):
     path.write_text(out)
     code, out, err = run(capsys, "check", "--from", path)
     assert code == 2 and "holds 2 solutions" in err
+
+
+def test_a_solution_flows_into_simulate(capsys, tmp_path):
+    code, out, _ = run(capsys, "solve", "sselu", "--eps", "0.03", "--json")
+    path = tmp_path / "s.json"
+    path.write_text(out)
+    code, out, _ = run(capsys, "simulate", "--from", path, "--depth", "3", "--width", "16", "--seeds", "2", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["activation"]["params"] == mf.solve("sselu", eps=0.03).params

@@ -3,8 +3,9 @@
 Pure Python and a host compiler; no GPU. The generated Op struct compiles for the host with
 g++ (``common.cu``'s ``mf_*`` overloads map to libm there), so the printed ``f`` and ``f'``
 are checked numerically against ``act.f``/``act.df`` in double *and* in float; the full
-generated modules compile with ``nvcc --ptx`` for sm_90 when nvcc is present, and their
-float kernels never promote a float to double.
+generated modules compile through CuPy's own NVRTC path with CuPy's options (``-ftz=true``,
+``-arch=sm_90``, its include paths; :mod:`meanfield.gpu._compile`) when CuPy and NVRTC are
+installed (no GPU needed), and their float kernels never promote a float to double.
 
 Tolerance of the numerical checks: ``rtol_for(dtype) * (M + |x g'(x)|) + tiny`` for a printed
 function ``g`` (``f`` or ``f'``), where ``M`` is ``g`` evaluated with every sum replaced by the
@@ -50,10 +51,11 @@ a, b = sp.symbols("a b", real=True)
     (sp.sqrt(X), [], "mf_sqrt(x)"),
     (1 / sp.sqrt(X), [], "(T(1)/mf_sqrt(x))"),
     (X**-2, [], "(T(1)/(x*x))"),
-    (X**sp.Rational(1, 3), [], "mf_cbrt(x)"),
+    (X**sp.Rational(1, 3), [], "mf_real_cbrt(x)"),
     (X**b, ["b"], "mf_pow(x, p1)".replace("p1", "p0")),
     (sp.pi * X, [], "T(3.141592653589793)*x"),
-    (sp.Heaviside(X), [], "((x < T(0)) ? (T(0)) : (((x == T(0)) ? (T(0.5)) : (T(1)))))"),
+    (sp.Heaviside(X), [], "((x < T(0)) ? (T(0)) : (((x == T(0)) ? (T(0.5)) : "
+                          "(((x > T(0)) ? (T(1)) : (mf_nan<T>()))))))"),
     (X * sp.DiracDelta(X) + X, [], "x"),
     (sp.Piecewise((X, X > 1)), [], "((x > T(1)) ? (x) : (mf_nan<T>()))"),
 ])
@@ -109,18 +111,21 @@ def test_kernel_source_structure():
     src = generate_kernel_source(act.template, tuple(act.params))
     assert src.param_names == ("a", "b")
     assert src.source.startswith(codegen.read_cuda_source("common.cu"))
-    assert "__global__ void mfu_forward(const T* x, T* y, long long n, T p0, T p1)" in src.source
-    assert "mf_forward_loop(x, y, n, mfu_op<T>(p0, p1), T(1), T(0));" in src.source
+    assert ('extern "C" __global__ void __launch_bounds__(MF_BLOCK)\n'
+            "mfu_forward_f32(const float* x, float* y, long long n, float p0, float p1)"
+            in src.source)
+    assert "mf_forward_loop(x, y, n, mfu_op<double>(p0, p1), double(1), double(0));" in src.source
     assert "p0*mf_expm1(p1*x)" in src.op_source  # a*(exp(b x) - 1) -> expm1
-    assert src.name_expression("backward", "float64") == "mfu_backward<double>"
-    assert len(src.name_expressions) == 8
+    assert src.entry_name("backward", "float64") == "mfu_backward_f64"
+    assert len(src.entry_names) == 8
+    assert all(f"{name}(" in src.source for name in src.entry_names.values())
     with pytest.raises(ValueError, match="kind"):
-        src.name_expression("backward_lambda", "float32")
+        src.entry_name("backward_lambda", "float32")
     again = generate_kernel_source(act.template, tuple(act.params))
     assert again.key == src.key and len(src.key) == 40
     other = generate_kernel_source(get_activation("tanh").template)
     assert other.key != src.key
-    assert "__global__ void mfu_forward(const T* x, T* y, long long n)" in other.source
+    assert "mfu_forward_f64(const double* x, double* y, long long n)" in other.source
     assert "MF_FN mfu_op() {}" in other.op_source
 
 
@@ -281,36 +286,110 @@ def test_expm1_rewrite_beats_the_naive_form(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------
-# nvcc
+# CPU and GPU agree on NaN, negative cube roots, steps and defaults (issue 17)
+
+AGREEMENT_CASES = [
+    ("x*Heaviside(x)", Activation.from_expression("x*Heaviside(x)")),
+    ("Heaviside(x - 1) + x", Activation.from_expression("Heaviside(x - 1) + x")),
+    ("erfc(x)", Activation.from_expression("erfc(x)")),
+    ("sign(x)*x**2", Activation("sign", template=sp.sign(X) * X**2)),
+    ("Abs(x)", Activation.from_expression("Abs(x)")),
+    ("Piecewise((x, x > 1), (2*x, x < -1))",
+     Activation.from_expression("Piecewise((x, x > 1), (2*x, x < -1))")),
+    ("x**(1/3)", Activation.from_expression("x**(1/3)")),
+]
+AGREEMENT_INPUTS = np.array([np.nan, -np.inf, -8.0, -2.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0,
+                             8.0, 30.0, np.inf])
 
 
-def _nvcc():
-    return shutil.which("nvcc")
+@pytest.mark.parametrize(("case", "act"), AGREEMENT_CASES, ids=[c for c, _ in AGREEMENT_CASES])
+def test_host_compiled_code_agrees_with_act_including_nan(tmp_path, case, act):
+    """The printed f and f' give act.f / act.df's values, NaN where they give NaN.
+
+    Before issue 17 the printed Heaviside gave 1 for NaN and x**(1/3) printed as cbrt gave
+    f(-8) = -2 where act.f gives NaN. Values agree to the dtype's rtol (a few operations).
+    """
+    out = _host_eval(tmp_path, act, AGREEMENT_INPUTS)
+    with np.errstate(all="ignore"):
+        f, df = act.f(AGREEMENT_INPUTS), act.df(AGREEMENT_INPUTS)
+    for dtype, rows in ((np.float64, out[:2]), (np.float32, out[2:])):
+        for got, want, what in ((rows[0], f, "f"), (rows[1], df, "df")):
+            label = f"{case} {what} {np.dtype(dtype).name}"
+            assert np.array_equal(np.isnan(got), np.isnan(want)), \
+                f"{label}: NaN pattern {np.isnan(got)} != act's {np.isnan(want)}"
+            ok = ~np.isnan(want)
+            np.testing.assert_allclose(got[ok], want[ok], rtol=rtol_for(dtype), atol=0,
+                                       err_msg=label)
 
 
-@pytest.mark.parametrize(("case", "act"), CASES[:4] + CASES[-3:], ids=[c for c, _ in
-                                                                       CASES[:4] + CASES[-3:]])
-def test_generated_module_compiles_with_nvcc(tmp_path, case, act):
-    nvcc = _nvcc()
-    if not nvcc:
-        pytest.skip("nvcc not on PATH")
-    src = generate_kernel_source(act.template, tuple(act.params))
-    names = list(src.name_expressions.values())
-    table = "\nvoid* mf_kernel_table[] = {\n" + ",\n".join(f"    (void*)&{n}" for n in names) + \
-        "\n};\n"
-    cu = tmp_path / "gen.cu"
-    cu.write_text(src.source + table)
-    ptx = tmp_path / "gen.ptx"
-    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "--ptx", str(cu), "-o", str(ptx)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    entries = re.split(r"(?m)^\.(?:visible|weak) \.entry ", ptx.read_text())[1:]
-    assert len(entries) == 8
-    for body in entries:
-        name = body.split("(")[0]
-        assert ("IfE" in name) != ("IdE" in name), name
-        if "IfE" in name:
-            # the float instantiation computes in float: nothing promotes a float to double
-            # (a stray double literal would).  CUDA's own sinf/cosf may use one f64 multiply
-            # in their large-argument reduction (cvt.rn.f64.s64), which is not ours.
+def test_step_and_cube_root_of_nan_and_negative_inputs():
+    # the CPU side (act.f) agrees with numpy.heaviside and numpy's power on these inputs
+    x = np.array([np.nan, -1.0, 0.0, 1.0])
+    step = Activation.from_expression("Heaviside(x)")
+    np.testing.assert_array_equal(step.f(x), np.heaviside(x, 0.0))
+    root = Activation.from_expression("x**(1/3)")
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(root.f(np.array([-8.0, np.nan])), [np.nan, np.nan])
+    assert root.f(np.array([8.0]))[0] == pytest.approx(2.0, rel=1e-15)
+
+
+# ------------------------------------------------------------------------------------------------
+# CuPy's NVRTC path (no GPU needed; skipped without CuPy and NVRTC)
+
+
+def _nvrtc_or_skip():
+    from meanfield.gpu import _compile
+
+    reason = _compile.nvrtc_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    return _compile
+
+
+def _ptx_entries(ptx):
+    parts = re.split(r"(?m)^\.(?:visible|weak) \.entry ", ptx)[1:]
+    return {p.split("(")[0]: p for p in parts}
+
+
+def _assert_generated_ptx(src, ptx, case):
+    entries = _ptx_entries(ptx)
+    assert set(entries) == set(src.entry_names.values()), case
+    # CUDA's own sinf/cosf/tanf keep a small local array for huge-argument reduction
+    trig = re.search(r"\bmf_(sin|cos|tan)\(", src.op_source)
+    for name, body in entries.items():
+        assert ".maxntid 256, 1, 1" in body, f"{case}: {name} lacks __launch_bounds__"
+        if not trig:
+            assert ".local" not in body, f"{case}: {name} spills to local memory"
+        # 16-byte packs; a derivative that is constant never reads x, so only stores there
+        vec = "v4.f32" if name.endswith("_f32") else "v2.f64"
+        assert f"st.global.{vec}" in body, name
+        if "_derivative_f" not in name or "forward" in name:
+            assert f"ld.global.{vec}" in body, name
+        if name.endswith("_f32"):
+            # the float kernels compute in float: nothing promotes a float to double (a stray
+            # double literal would); CUDA's sinf may use f64 in its large-argument reduction
+            if not trig:
+                assert not re.search(r"\.f64\b", body), f"{case}: {name} uses double"
             assert "cvt.f64.f32" not in body, f"{case}: {name} promotes float to double"
+
+
+_NVRTC_CASES = AGREEMENT_CASES[:1]  # the rest: slow, below
+
+
+@pytest.mark.parametrize(("case", "act"), _NVRTC_CASES, ids=[c for c, _ in _NVRTC_CASES])
+def test_generated_module_compiles_with_cupy_nvrtc(case, act):
+    compile_ = _nvrtc_or_skip()
+    src = generate_kernel_source(act.template, tuple(act.params))
+    _assert_generated_ptx(src, compile_.compile_ptx(src.source), case)
+
+
+# the agreement cases and a few printing shapes (each module takes ~2-5 s to compile)
+_SLOW_NVRTC_CASES = AGREEMENT_CASES[1:] + CASES[:4] + CASES[-3:-2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("case", "act"), _SLOW_NVRTC_CASES, ids=[c for c, _ in _SLOW_NVRTC_CASES])
+def test_every_generated_module_compiles_with_cupy_nvrtc(case, act):
+    compile_ = _nvrtc_or_skip()
+    src = generate_kernel_source(act.template, tuple(act.params))
+    _assert_generated_ptx(src, compile_.compile_ptx(src.source), case)

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield.design import (
+import meanfield.solver
+from meanfield.activation_design import (
     DesignError,
     design,
     dks_transform,
@@ -140,23 +141,29 @@ def test_relu_dks_follows_dks_special_case():
 
 
 def _mp_lrelu_c_map(c, slope):
-    """E[f(u1) f(u2)] / E[f(u)^2] for leaky ReLU by 2-D mpmath quadrature (unit variances)."""
+    """E[f(u1) f(u2)] / E[f(u)^2] for leaky ReLU, unit variances, correlation c (mpmath, 30 digits).
+
+    u2 = c z1 + s z2 with s = sqrt(1 - c^2); the inner expectation over z2 is the Gaussian mean of a
+    leaky ReLU, E[f(m + s z)] = (1 - slope) (m Phi(m/s) + s phi(m/s)) + slope m; the outer one is a
+    1-D tanh-sinh quadrature split at the kink.
+    """
     f = lambda u: u if u > 0 else slope * u  # noqa: E731
-    with mpmath.workdps(20):
-        s = mpmath.sqrt(1 - mpmath.mpf(c) ** 2)
-        phi = lambda z: mpmath.exp(-z * z / 2) / mpmath.sqrt(2 * mpmath.pi)  # noqa: E731
+    with mpmath.workdps(30):
+        c = mpmath.mpf(c)
+        s = mpmath.sqrt(1 - c * c)
+        dens = lambda z: mpmath.exp(-z * z / 2) / mpmath.sqrt(2 * mpmath.pi)  # noqa: E731
 
         def inner(z1):
-            cut = -c * z1 / s if s else 0
-            return mpmath.quad(lambda z2: f(c * z1 + s * z2) * phi(z2), [-mpmath.inf, cut, mpmath.inf])
+            m = c * z1
+            return (1 - slope) * (m * mpmath.ncdf(m / s) + s * dens(m / s)) + slope * m
 
-        num = mpmath.quad(lambda z1: f(z1) * inner(z1) * phi(z1), [-mpmath.inf, 0, mpmath.inf])
-        return num / ((1 + slope**2) / 2)
+        num = mpmath.quad(lambda z1: f(z1) * inner(z1) * dens(z1), [-mpmath.inf, 0, mpmath.inf])
+        return num / ((1 + mpmath.mpf(slope) ** 2) / 2)
 
 
 @pytest.mark.parametrize("c, slope", [(0.0, 0.2), (0.5, 0.0), (-0.4, 0.6)])
 def test_lrelu_c_map_against_mpmath(c, slope):
-    # 1e-12: the 2-D integral at 20 digits is good to ~1e-15
+    # 1e-12: the reference is good to ~1e-25; the closed form loses a few ulp in arccos
     assert float(lrelu_c_map(c, slope)) == pytest.approx(float(_mp_lrelu_c_map(c, slope)), abs=1e-12)
 
 
@@ -208,15 +215,16 @@ def test_design_reproduces_one_table5_optimum():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["sselu", "lselu"])
+@pytest.mark.parametrize("family", ["dselu", "sselu", "lselu"])
 @pytest.mark.parametrize("eps", [0.01, 0.017, 0.03, 0.06])
 def test_design_reproduces_table5(family, eps):
-    bounds = {"lam": (1.0, None), "alpha": (0.0, None)}
-    if family == "sselu":
-        bounds["beta"] = (0.01, 100.0)
-    res = design(family, ["lam", "alpha", "beta"], {"phi(1)": 1 + eps, "second_moment(1)": 1.0}, objective="gamma1",
-                 start={"lam": 1.0, "alpha": 1.5, "beta": 0.5}, bounds=bounds)
+    res = design(**mf.solver.selu_problem(family, eps))  # Table 5's problems stated for design
     sol = mf.solve(family, eps)
+    if res.objective is None:
+        res_gamma1 = float(mf.gamma1(res.activation))
+        assert max(abs(res.params[k] - sol.params[k]) for k in sol.params) <= 1e-10
+        assert res_gamma1 == pytest.approx(sol.gamma1, abs=1e-12)
+        return
     # 1e-9: the optimum is at the active bound lam = 1, then a square system solved to 1e-16
     assert max(abs(res.params[k] - sol.params[k]) for k in sol.params) <= 1e-9
     assert res.objective_value == pytest.approx(sol.gamma1, abs=1e-12)
@@ -249,8 +257,8 @@ def test_design_conditions_against_meanfield_maps():
 
 def test_design_gradients_are_exact():
     # the Jacobian used by Newton against a central difference (step 1e-6: error ~1e-10 relative)
-    from meanfield.design._families import AffineFamily
-    from meanfield.design.core import _Problem
+    from meanfield.activation_design._families import AffineFamily
+    from meanfield.activation_design.core import _Problem
 
     fam = AffineFamily(mf.get_activation("softplus"))
     prob = _Problem(fam, ("input_scale", "input_shift", "output_shift", "output_scale"),
@@ -273,7 +281,7 @@ def test_design_gradients_are_exact():
     ({"conditions": {"phi(__import__('os'))": 1.0, "second_moment(1)": 1.0}}, "arguments must be numbers"),
     ({"conditions": {"phi(1)": 1.03}}, "1 equality conditions for 2 unknowns"),
     ({"conditions": {"phi(1)": "a", "second_moment(1)": 1.0}}, "must be a real number"),
-    ({"conditions": {"c_map(0.5)": 0.5, "second_moment(1)": 1.0}}, "needs the two-input engine"),
+    ({"conditions": {"c_curvature(0.5)": 0.5, "second_moment(1)": 1.0}}, "available at c = 0 and c = 1"),
     ({"start": {"lamb": 1.0}}, r"no parameter\(s\) \['lamb'\]"),
     ({"bounds": {"beta": (0, 1)}}, "not unknowns"),
 ])
@@ -291,6 +299,15 @@ def test_design_infeasible_reports_closest_residuals():
                n_starts=3)
 
 
+def test_two_input_conditions_through_the_covariance_engine():
+    # leaky ReLU's C map is the arc-cosine kernel (tested against mpmath above): invert it for the slope
+    res = design("lrelu", ["slope"], {"c_map(0.5)": float(lrelu_c_map(0.5, 0.3))}, start={"slope": 0.1})
+    assert res.params["slope"] == pytest.approx(0.3, abs=1e-12)
+    # C'(-1/2) = ((1 - s)^2 / 3 + 2 s) / (1 + s^2) = 1/2  <=>  s^2 - 8 s + 1 = 0: s = 4 - sqrt(15) exactly
+    res = design("lrelu", ["slope"], {"c_slope(-0.5)": 0.5}, start={"slope": 0.1})
+    assert res.params["slope"] == pytest.approx(4 - math.sqrt(15), abs=1e-12)
+
+
 def test_curvature_of_a_kinked_derivative_is_refused():
     with pytest.raises(ValueError, match="c_curvature needs a continuous f'"):
         design("lrelu", ["slope"], {"c_curvature(1)": 0.1})
@@ -304,3 +321,58 @@ def test_parse_condition_forms():
     with pytest.raises(ValueError, match="argument 'mean' is required"):
         parse_condition("output_mean()")
     assert math.isclose(parse_condition("phi").args["q"], 1.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# command line
+
+
+def _cli(capsys, *argv):
+    from meanfield.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_dks_json_matches_api(capsys):
+    import json
+
+    code, out, _ = _cli(capsys, "design", "swish", "--dks", "--depth", "10", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["params"] == dks_transform("swish", 10).params and data["max_residual"] <= 1e-12
+
+
+def test_cli_general_design(capsys):
+    code, out, _ = _cli(capsys, "design", "dselu", "--unknown", "lam", "--unknown", "alpha", "--condition",
+                        "phi(1)=1.06", "--condition", "second_moment(1)=1", "--param", "lam=1", "--param", "alpha=1.5")
+    assert code == 0 and "1.1175315109358" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["design", "tanh", "--dks"], "need --depth"),
+    (["design", "tanh", "--tat", "--depth", "10", "--c-curve", "-1"], "c_curve must be finite and > 0"),
+    (["design", "tanh", "--dks", "--tat", "--depth", "3"], "not allowed with argument"),
+    (["design", "dselu", "--unknown", "lam", "--unknown", "gamma", "--condition", "phi(1)=1.06",
+      "--condition", "second_moment(1)=1"], "unknowns ['gamma'] are not"),
+    (["design", "dselu", "--unknown", "lam", "--condition", "nosuch(1)=1"], "unknown condition 'nosuch'"),
+    (["design", "dselu", "--unknown", "lam", "--condition", "phi(1)"], "expects COND=TARGET"),
+    (["design", "dselu", "--unknown", "lam", "--condition", "phi(1)=1.03", "--bound", "lam=a:"], "must be numbers"),
+    (["design", "lrelu", "--tat", "--depth", "10"], "reaches C(0) <= 0.8715"),
+    (["design", "nosuch", "--dks", "--depth", "10"], "unknown activation"),
+])
+def test_cli_usage_errors_exit_2_with_one_line(capsys, argv, message):
+    code, out, err = _cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith("meanfield: error:") and err.count("\n") == 1 and message in err
+
+
+def test_check_takes_a_transform_and_sees_tat_has_eps_zero():
+    from meanfield.properties import check_activation
+
+    act = tat_transform("swish", DEPTH).activation
+    results = {r.name: r for r in check_activation(act)}
+    # TAT sets C'(1) = phi(1) = 1 at Q(1) = 1: Chen et al.'s eps is 0 (to rounding), so Definition 2
+    # (eps > 0) fails
+    assert abs(float(mf.phi(act, 1.0)) - 1) <= 1e-12
+    assert not results["definition2"].passed and "is not > 0" in results["definition2"].detail

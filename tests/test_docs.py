@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import importlib
 import importlib.util
 import os
 import subprocess
@@ -22,9 +23,9 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(ROOT, "docs")
-TIMEOUT_S = 80
+TIMEOUT_S = 300  # ~10 s alone; a loaded 2-core machine (CI beside other jobs) takes minutes
 
-for _module in ("sphinx", "numpydoc"):
+for _module in ("sphinx", "numpydoc", "pydata_sphinx_theme", "sphinx-mathjax-offline"):
     if importlib.util.find_spec(_module) is None:
         pytest.skip(f"{_module} is not installed (pip install '.[docs]')", allow_module_level=True)
 
@@ -49,15 +50,17 @@ def build(tmp_path_factory):
     return base, html, doctrees, _sphinx("html", html, doctrees)
 
 
+@pytest.mark.slow  # the Sphinx build: ~10-50 s
 def test_html_builds_without_warnings(build):
     _, html, _, proc = build
     assert proc.returncode == 0, _report(proc, "html")
     assert (html / "index.html").exists()
-    for page in ("installation", "cli", "gpu", "gallery", "api/index", "api/maps", "theory/maps",
+    for page in ("installation", "cli", "gpu", "gallery", "api/index", "api/maps", "api/errors", "theory/maps",
                  "theory/self_normalization", "theory/engines", "theory/solver", "theory/simulator"):
         assert (html / f"{page}.html").exists(), page
 
 
+@pytest.mark.slow  # the Sphinx build: ~10-50 s
 def test_generated_pages_are_current(build):
     """CLI reference, gallery and solver API page reflect the checkout, not a snapshot."""
     _, html, _, _ = build
@@ -75,6 +78,7 @@ def test_generated_pages_are_current(build):
     assert 'id="meanfield.solver.solve"' in solver
 
 
+@pytest.mark.slow  # the Sphinx build: ~10-50 s
 def test_doctests_in_docs_pass(build):
     """The pages' examples run (docstring hygiene is test_html_builds_without_warnings' job)."""
     base, _, doctrees, _ = build
@@ -83,3 +87,63 @@ def test_doctests_in_docs_pass(build):
     output = output_file.read_text(encoding="utf-8") if output_file.exists() else ""
     assert proc.returncode == 0 and "0 failures in tests" in output, (
         output[-6000:] + "\n" + _report(proc, "doctest"))
+
+
+@pytest.mark.slow  # the Sphinx build: ~10-50 s
+def test_math_renders_offline(build):
+    """MathJax is shipped into _static (no CDN): the theory pages render on a machine without network."""
+    _, html, _, _ = build
+    page = (html / "theory" / "maps.html").read_text(encoding="utf-8")
+    assert 'src="../_static/mathjax/tex-chtml.js"' in page
+    assert "cdn" not in page.lower().split("mathjax")[0][-200:]
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").stat().st_size > 100_000
+
+
+@pytest.mark.slow  # the Sphinx build: ~10-50 s
+def test_api_pages_open_with_summary_tables(build):
+    """The API index lists every module with its summary; each module page starts with a table of
+    its functions and classes, linked to their entries (SciPy style)."""
+    _, html, _, _ = build
+    index = (html / "api" / "index.html").read_text(encoding="utf-8")
+    for module in ("meanfield.maps", "meanfield.properties", "meanfield.errors", "meanfield.solver"):
+        page = module.rsplit(".", 1)[-1]
+        assert f'href="{page}.html#module-{module}"' in index, module
+    maps = (html / "api" / "maps.html").read_text(encoding="utf-8")
+    table = maps.split("meanfield-summary")[1].split("</table>")[0]
+    assert 'href="#meanfield.maps.phi"' in table and 'href="#meanfield.maps.gpn_constants"' in table
+
+
+def test_docstring_examples_sit_under_an_examples_heading():
+    """numpydoc renders a doctest that follows Parameters/Returns/Raises inside that section (a stray
+    ".." and the output outside the code box): every example needs its own Examples heading."""
+    import inspect
+    import pkgutil
+    import warnings
+
+    from numpydoc.docscrape import NumpyDocString
+
+    import meanfield
+
+    misplaced = []
+    for info in pkgutil.walk_packages(meanfield.__path__, "meanfield."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        objects = [module]
+        for obj in vars(module).values():
+            if getattr(obj, "__module__", None) == info.name and (inspect.isfunction(obj) or inspect.isclass(obj)):
+                objects.append(obj)
+                if inspect.isclass(obj):
+                    objects += [getattr(m, "fget", getattr(m, "__func__", m)) for m in vars(obj).values()
+                                if inspect.isfunction(m) or isinstance(m, (property, classmethod, staticmethod))]
+        for obj in objects:
+            doc = inspect.getdoc(obj)
+            if not doc or ">>>" not in doc:
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # unknown section names are the modules' own headings
+                parsed = NumpyDocString(doc)
+            for section in ("Parameters", "Returns", "Yields", "Raises", "Warns", "Attributes", "Other Parameters"):
+                if ">>>" in repr(parsed[section]):
+                    misplaced.append(f"{getattr(obj, '__qualname__', obj.__name__)} ({info.name}): {section}")
+    assert not misplaced, misplaced

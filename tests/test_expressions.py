@@ -50,6 +50,9 @@ HOSTILE = [
     ("(1, 2) + x", "cannot evaluate"),
     ("(x > 0)**2", "cannot raise"),
     ("x\x00", "NUL|null|syntax"),
+    ("Abs(Abs(Abs(x-1)-2)-3)", "MAX_PIECEWISE_NESTING"),  # took minutes to derive
+    ("Piecewise((x, sin(x) > 0), (0, True))", "polynomial in x"),  # NotImplementedError before
+    ("Piecewise((x, exp(x) + x > 3), (0, True))", "polynomial in x"),  # kinks silently missed
     ("__import__('os').system('true')", "not allowed"),
     ("x.__class__", "not allowed"),
 ]
@@ -67,6 +70,8 @@ def test_limits_leave_ordinary_expressions_alone():
     assert parse_activation_expression("2**64*x") == 2**64 * X
     assert parse_activation_expression("+".join(["x"] * (MAX_DEPTH // 2))) == (MAX_DEPTH // 2) * X
     assert parse_activation_expression("x**x") == X**X
+    assert parse_activation_expression("Max(Min(x, 1), -1)") == sp.Max(sp.Min(X, 1), -1)
+    assert parse_activation_expression("Piecewise((x, x**2 > 1), (0, True))").has(X**2 > 1)
     assert MAX_EXPONENT <= MAX_DEGREE and MAX_NODES >= 100
 
 

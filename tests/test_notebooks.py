@@ -45,6 +45,7 @@ def test_notebook_is_committed_with_outputs(name):
     assert not errors, f"{name} was committed with an error output: {errors[0].get('ename')}"
 
 
+@pytest.mark.slow  # a Jupyter kernel per notebook: 20-90 s each at CI sizes
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_executes_at_small_size(name, tmp_path, monkeypatch):
     _require_jupyter()
@@ -67,7 +68,42 @@ def test_notebook_executes_at_small_size(name, tmp_path, monkeypatch):
         pytest.skip(f"no python3 Jupyter kernel: {exc}")
     except CellExecutionError as exc:
         pytest.fail(f"{name} failed at small size:\n{exc}", pytrace=False)
-    assert os.environ["MEANFIELD_NOTEBOOK_SMALL"] == "1"
     first = next(c for c in nb.cells if c.cell_type == "code")
     text = "".join(o.get("text", "") for o in first.outputs if o.get("output_type") == "stream")
     assert "small (CI)" in text, f"{name} did not pick up MEANFIELD_NOTEBOOK_SMALL=1: {text!r}"
+    # every figure the kernel rendered is a PNG at the notebooks' resolution (rcParams in SETUP)
+    dpis = _figure_dpis(nb)
+    assert dpis and min(dpis) >= MIN_FIGURE_DPI, f"{name}: figure resolutions {dpis}"
+
+
+#: the notebooks render figures at 120 dpi (80, matplotlib's inline default, is too coarse to read)
+MIN_FIGURE_DPI = 110
+
+
+def _figure_dpis(nb):
+    """Resolution of every PNG output of ``nb``, read from the PNG's pHYs chunk (pixels per metre)."""
+    import base64
+    import struct
+
+    dpis = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {}).get("image/png")
+            if not data:
+                continue
+            png = base64.b64decode(data)
+            at = png.find(b"pHYs")
+            assert at > 0, "a PNG output without resolution metadata"
+            per_metre_x, _, unit = struct.unpack(">IIB", png[at + 4:at + 13])
+            assert unit == 1  # metres
+            dpis.append(round(per_metre_x * 0.0254))
+    return dpis
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_figures_are_rendered_at_a_readable_resolution(name):
+    nbformat = pytest.importorskip("nbformat", reason="reading notebooks needs nbformat")
+    dpis = _figure_dpis(nbformat.read(NOTEBOOK_DIR / name, as_version=4))
+    assert dpis, f"{name} has no figure"
+    assert min(dpis) >= MIN_FIGURE_DPI, f"{name}: figure resolutions {dpis}"
+

@@ -94,6 +94,7 @@ N_SEEDS = 12
 Z_MAX = float(stats.t.isf(0.01 / (2 * 128), N_SEEDS - 1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("weights", ["gaussian", "orthogonal"])
 @pytest.mark.parametrize("name", ["selu", "dselu", "sselu", "lselu"])
 def test_theory_matches_simulation(activations, name, weights):
@@ -123,6 +124,7 @@ LU = dict(depth=200, width=500, batch=8, weights="orthogonal", n_seeds=2, seed=0
           backend="numpy")
 
 
+@pytest.mark.slow
 def test_lu_tanh_pseudo_linearity_vs_gpn():
     """Tanh's forward signal collapses and its Jacobian turns linear; tanh-GPN keeps both.
 
@@ -148,6 +150,7 @@ def test_lu_tanh_pseudo_linearity_vs_gpn():
     assert np.all(sd_gpn > 0.3)  # nonlinear
 
 
+@pytest.mark.slow
 def test_lu_selu_gradient_explosion_vs_gpn():
     """SELU's weight-gradient norms explode across layers; SELU-GPN's stay within a small ratio.
 
@@ -217,7 +220,14 @@ def test_prop_3_2_mean_scales_with_mu_n(weights):
                   centralize_weights=True, input_mean=1.0, n_seeds=4, seed=7, backend="numpy")
     xsq_prev = np.hstack([np.full((4, 1), 2.0), tr.x_sq[:, :-1]])
     assert np.all(np.abs(tr.h_mean) < 5 * np.sqrt(xsq_prev / n))
-    assert np.all(tr.theory().h_mean == 0)
+    # and the simulated q follows the zero-mean theory, not the mu n = 2 one: t statistics with
+    # 4 seeds (3 degrees of freedom), Bonferroni over the 8 layers at 1%
+    crit = float(stats.t.isf(0.01 / (2 * depth), 3))
+    z_right = tr.zscore("q")
+    wrong = theory_profile("selu", depth=depth, width=n, batch=8, weight_mean=2.0 / n, input_mean=1.0)
+    z_wrong = (tr.seed_mean("q") - wrong.q) / tr.stderr("q")
+    assert np.abs(z_right).max() < crit, z_right
+    assert np.abs(z_wrong).max() > crit, z_wrong
 
 
 # ------------------------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ import pytest
 from scipy import optimize
 
 from meanfield import maps
-from meanfield import solver as solver_module
+from meanfield.activation_design import _selu_curve as selu_curve
+from meanfield.activation_design import _solution as solution_module
 from meanfield.activations import SELU_ALPHA, SELU_LAMBDA, get_activation
 from meanfield.cli import main
 from meanfield.engines.closed import family_moments
@@ -177,10 +178,10 @@ def test_optimum_is_global_against_multistart_slsqp(family, eps):
 
 
 def test_curve_structure_behind_the_globality_argument():
-    tab = solver_module._curve("sselu").table
+    tab = selu_curve._curve("sselu").table
     assert np.all(np.diff(tab["Q"]) > 0)
     assert np.all(np.diff(tab["W"] / tab["Q"]) > 0)
-    q = solver_module._curve("lselu").table["Q"]
+    q = selu_curve._curve("lselu").table["Q"]
     turns = np.sign(np.diff(np.r_[q, q[0]]))
     assert np.count_nonzero(turns != np.roll(turns, 1)) == 4  # one max and one min per half turn
     # negative beta (excluded from the sSELU scan) has dphi/dq > 0, i.e. gamma1 > 1
@@ -289,7 +290,7 @@ def test_infeasible_problems_state_the_feasible_range(args, kwargs, message):
 
 
 def test_no_solution_above_tolerance_is_returned(monkeypatch):
-    monkeypatch.setattr(solver_module, "RESIDUAL_TOL", 1e-30)
+    monkeypatch.setattr(solution_module, "RESIDUAL_TOL", 1e-30)
     with pytest.raises(SolverError, match="residual of"):
         solve("sselu", 0.03)
 
@@ -306,9 +307,9 @@ def run_cli(capsys, *argv):
 
 def test_cli_single_solution_json_matches_api(capsys):
     code, out, _ = run_cli(capsys, "solve", "sselu", "--eps", "0.03", "--json")
-    data = json.loads(out)
-    assert code == 0 and data["params"] == solve("sselu", 0.03).params
-    assert data["constraint_active"] is True
+    data = json.loads(out)  # one schema for every solve: columns, rows, solutions
+    assert code == 0 and data["solutions"][0]["params"] == solve("sselu", 0.03).params
+    assert data["solutions"][0]["constraint_active"] is True and len(data["rows"]) == 1
 
 
 def test_cli_table(capsys, tmp_path, table):

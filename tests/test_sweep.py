@@ -24,6 +24,7 @@ psutil = pytest.importorskip("psutil")
 
 import meanfield as mf  # noqa: E402
 from meanfield.sweeps import SweepError, load_sweep  # noqa: E402
+from meanfield.sweeps._tasks import record_names  # noqa: E402
 from meanfield.trace import RECORDS  # noqa: E402
 
 #: seconds any one sweep in these tests may take before it fails instead of hanging
@@ -72,18 +73,26 @@ def _bits(a):
 
 
 def _assert_case_equals_simulate(ds, act, sel, **kwargs):
-    """Every seed of case ``sel`` equals simulate(act, seed=net_seed, **kwargs) bit for bit."""
+    """Every seed of case ``sel`` equals simulate(act, seed=net_seed, **kwargs) bit for bit.
+
+    Every record the trace holds (``c`` only with input_correlation; NaN in the sweep otherwise)
+    and, for the case, every record's theory.
+    """
     case = ds.sel(sel)
     depth = kwargs["depth"]
     for s in case.seed.values:
         seed = int(case.net_seed.sel(seed=s))
-        trace = mf.simulate(act, seed=seed, **kwargs)
-        for k in RECORDS:
+        trace = mf.simulate(act, seed=seed, n_seeds=1, **kwargs)
+        for k in record_names():
             got = case[k].sel(seed=s).values[:depth]
-            assert _bits(got) == _bits(trace.record(k)[0]), (sel, int(s), k)
+            if getattr(trace, k, None) is None:
+                assert np.isnan(got).all(), (sel, k)
+            else:
+                assert _bits(got) == _bits(trace.record(k)[0]), (sel, int(s), k)
     theory = trace.theory()
-    for k in RECORDS:
-        assert _bits(case[f"theory_{k}"].values[:depth]) == _bits(getattr(theory, k)), (sel, k)
+    for k in record_names():
+        if getattr(theory, k, None) is not None:
+            assert _bits(case[f"theory_{k}"].values[:depth]) == _bits(getattr(theory, k)), (sel, k)
 
 
 def test_results_equal_serial_simulate_bit_for_bit(client):
@@ -131,6 +140,20 @@ def test_eps_grid_uses_the_solver_activation(client):
     for eps in (0.03, 0.06):
         act = mf.solve("dselu", eps).activation
         _assert_case_equals_simulate(ds, act, {"activation": "dselu", "eps": eps}, width=8, **TINY)
+
+
+def test_bias_var_and_input_correlation_grid_keys(client):
+    """simulate()'s bias_var and input_correlation sweep like any argument; c is recorded."""
+    grid = {"bias_var": [0.0, 0.25], "input_correlation": [0.3, 0.9]}
+    ds = mf.sweep(grid, activation="tanh", width=10, n_seeds=2, client=client, progress=False,
+                  timeout=SWEEP_TIMEOUT_S, **TINY)
+    assert ds.c.dims == ("bias_var", "input_correlation", "seed", "layer")
+    assert np.isfinite(ds.c.values).all()
+    for bias_var in (0.0, 0.25):
+        for rho in (0.3, 0.9):
+            _assert_case_equals_simulate(ds, mf.get_activation("tanh"),
+                                         {"bias_var": bias_var, "input_correlation": rho},
+                                         width=10, bias_var=bias_var, input_correlation=rho, **TINY)
 
 
 def test_depth_grid_pads_shallower_cases_with_nan(client):
@@ -198,7 +221,7 @@ def test_interrupted_sweep_resumes_computing_only_missing_tasks(client, tmp_path
             if (c, s) in stored:
                 assert (case.q.values == sentinel).all()  # reused, not recomputed
                 continue
-            trace = mf.simulate(label, seed=int(case.net_seed), width=width, **TINY)
+            trace = mf.simulate(label, seed=int(case.net_seed), n_seeds=1, width=width, **TINY)
             for k in RECORDS:
                 assert _bits(case[k].values) == _bits(trace.record(k)[0]), (label, width, s, k)
     on_disk = load_sweep(out)
@@ -286,3 +309,58 @@ def test_default_local_cluster_starts_prints_and_shuts_down(capfd):
     assert _wait_no_children(before) == [], "the local cluster's workers outlived the sweep"
     _assert_case_equals_simulate(ds, mf.get_activation("tanh").gpn(), {"activation": "tanh-gpn"},
                                  width=6, **TINY)
+
+
+@pytest.mark.slow
+def test_cli_runs_a_config_on_a_scheduler_and_resumes(client, tmp_path, capsys):
+    from meanfield.cli import main
+
+    config = tmp_path / "study.toml"
+    config.write_text('[sweep]\ndepth = 4\nbatch = 3\nbackend = "numpy"\nn_seeds = 2\n'
+                      'out = "study.nc"\n[grid]\nactivation = ["tanh", "tanh-gpn"]\n'
+                      'width = [5, 7]\n', encoding="utf-8")
+    out = tmp_path / "study.zarr"
+    argv = ["sweep", str(config), "--scheduler", client.scheduler.address, "--out", str(out),
+            "--no-progress"]
+    assert main(argv) == 0
+    assert "8 tasks computed, 0 reused, 0 failed" in capsys.readouterr().out
+    assert main([*argv, "--json"]) == 0
+    import json
+
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["tasks_computed"] == 0 and summary["tasks_reused"] == 8
+    assert summary["dims"] == {"activation": 2, "width": 2, "seed": 2, "layer": 4}
+    ds = load_sweep(out)
+    _assert_case_equals_simulate(ds, mf.get_activation("tanh").gpn(),
+                                 {"activation": "tanh-gpn", "width": 7}, width=7, **TINY)
+
+
+def test_cli_reports_failed_tasks_with_exit_1(client, tmp_path, capsys):
+    from meanfield.cli import main
+
+    config = tmp_path / "bad.toml"
+    config.write_text('[sweep]\ndepth = 2\nwidth = 4\nactivation = "relu"\nbackend = "numpy"\n'
+                      '[grid]\nweight_var = [1.0, -2.0]\n', encoding="utf-8")
+    status = main(["sweep", str(config), "--scheduler", client.scheduler.address,
+                   "--out", str(tmp_path / "bad.zarr"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.count("\n") == 1 and "weight_var=-2.0" in err and "1 of 2 sweep tasks failed" in err
+
+
+@pytest.mark.slow
+def test_report_figure_from_a_stored_sweep(client, tmp_path):
+    from meanfield.report import ReportContext
+    from meanfield.report.sweep import gradient_ratio, lu_width_sweep
+
+    out = tmp_path / "lu.zarr"
+    ds = mf.sweep({"activation": ["tanh-gpn", "selu"], "width": [8, 32]}, depth=12, n_seeds=2,
+                  batch=2, weights="orthogonal", backend="numpy", client=client, out=out,
+                  progress=False, timeout=SWEEP_TIMEOUT_S)
+    (tmp_path / "figs").mkdir()
+    claims = lu_width_sweep(ReportContext(tmp_path / "figs"), result=str(out))
+    assert (tmp_path / "figs" / "lu_width_sweep.png").exists()
+    assert len(claims) == 1 and "tanh-gpn" in claims[0].measured
+    # the ratio is max/min over layers of each net's |dE/dW_l|_F
+    g = ds.grad_w_fro.sel(activation="selu", width=8, seed=1).values
+    assert float(gradient_ratio(ds).sel(activation="selu", width=8, seed=1)) == g.max() / g.min()

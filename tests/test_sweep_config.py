@@ -39,6 +39,10 @@ BASE = {"depth": 3, "width": 4, "n_seeds": 1, "client": NOWHERE, "progress": Fal
     ({"activation": ["tanh"], "eps": [0.03]}, {}, "eps"),
     ({"activation": ["dselu"], "eps": [-0.1]}, {}, "eps"),
     ({"width": [4]}, {}, "given both"),
+    ({"activation": [{"expression": "__import__('os').system('true')"}]}, {}, "activation"),
+    ({"activation": [{"expression": "x", "label": ""}]}, {}, "label"),
+    ({"activation": [None]}, {}, "activation"),
+    ({"weights": ["gaussian\x00"], "width": [[4]]}, {}, "width"),
 ])
 def test_bad_grid_fails_before_any_task_naming_the_key(grid, extra, key):
     kwargs = {**BASE, **extra}
@@ -108,6 +112,25 @@ out = "r.zarr"
 activation = ["tanh", {name = "tanh", gpn = true}]
 width = [4, 6]
 """
+
+
+def test_example_config_plans_lu_width_study():
+    """examples/lu_width.toml: tanh, SELU and their GPN versions, widths 50..500, L = 200."""
+    import os
+
+    from meanfield.sweeps._plan import make_plan
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    kwargs = read_config(os.path.join(root, "examples", "lu_width.toml"))
+    grid = kwargs.pop("grid")
+    options = {k: kwargs.pop(k) for k in ("n_seeds", "seed", "out")}
+    plan = make_plan(grid, kwargs, n_seeds=options["n_seeds"], seed=options["seed"],
+                     shared_seeds=True)
+    assert plan.dims == ("activation", "width")
+    assert list(plan.coords["activation"]) == ["tanh", "tanh-gpn", "selu", "selu-gpn"]
+    assert list(plan.coords["width"]) == [50, 100, 200, 500]
+    assert plan.depth == 200 and kwargs["weights"] == "orthogonal"
+    assert options["out"].endswith(os.path.join("examples", "lu_width.zarr"))
 
 
 def test_read_config_gives_sweep_arguments(tmp_path):

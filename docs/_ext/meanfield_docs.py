@@ -9,6 +9,8 @@
   has a ``#:`` comment for it, so re-exported constants and constants without a comment would
   be missing (and links to them broken). The comment is taken from the module that defines
   the constant, when there is one.
+* ``.. meanfield-summary:: MODULE`` puts a SciPy-style summary table (autosummary) of the
+  functions and classes ``MODULE`` defines at the top of its API page.
 * ``.. meanfield-gallery::`` shows every PNG in ``figures/`` with its caption and claim from
   ``figures/README.md`` (written by ``meanfield report``), plus the table of claims.
 * ``.. meanfield-files:: GLOB [GLOB ...]`` lists the repository files matching the globs
@@ -44,11 +46,14 @@ DOCUMENTED_MODULES = (
     "meanfield.activations",
     "meanfield.engines",
     "meanfield.properties",
+    "meanfield.trace_io",
     "meanfield.trace",
     "meanfield.simulation",
     "meanfield.backends",
     "meanfield.report",
     "meanfield.solver",
+    "meanfield.errors",
+    "meanfield.sweeps",
 )
 
 
@@ -128,7 +133,8 @@ class ToplevelDirective(_GeneratedRst):
                  "   * - name", "     - summary", "     - documented in"]
         for name in meanfield.__all__:
             obj = getattr(meanfield, name)
-            home = next((m for m, mod in modules if name in getattr(mod, "__all__", ())), None)
+            home = next((m for m, mod in modules if name in getattr(mod, "__all__", ())),
+                        getattr(obj, "__module__", None))  # a new module: its own API page
             if name == "__version__":
                 lines += ["   * - ``__version__``", f"     - the package version, ``{obj}``", "     -"]
                 continue
@@ -151,6 +157,44 @@ def _summary(obj):
     doc = inspect.getdoc(obj) or ""
     first = " ".join(doc.split("\n\n")[0].split())
     return re.sub(r":[\w:]+:`~?([^`<]*?)(?:\s*<[^>]*>)?`", lambda m: f"``{m.group(1)}``", first)
+
+
+class SummaryDirective(_GeneratedRst):
+    """``.. meanfield-summary:: MODULE``: a SciPy-style table of the functions and classes in
+    ``MODULE.__all__`` that the module defines (name linked to its entry, first docstring line).
+
+    With the module names as content instead (``.. meanfield-summary::`` followed by one module
+    per line), a table of those modules with their one-line summaries.
+    """
+
+    optional_arguments = 1
+    has_content = True
+
+    def run(self):
+        import inspect
+
+        rows = []
+        if self.arguments:
+            name = self.arguments[0]
+            module = importlib.import_module(name)
+            for member in getattr(module, "__all__", ()):
+                obj = getattr(module, member)
+                home = getattr(obj, "__module__", "")
+                # defined here, or in a private helper module whose names this module documents
+                private = any(part.startswith("_") for part in home.split("."))
+                if (inspect.isclass(obj) or inspect.isfunction(obj)) and (home == name or private):
+                    role = "class" if inspect.isclass(obj) else "func"
+                    rows.append((f":py:{role}:`~{name}.{member}`", _summary(obj)))
+        else:
+            for name in (line.strip() for line in self.content if line.strip()):
+                rows.append((f":py:mod:`{name}`", _summary(importlib.import_module(name))))
+        if not rows:
+            logger.warning("meanfield-summary: nothing to list", location=self.get_location())
+            return []
+        lines = [".. list-table::", "   :widths: 30 70", "   :class: meanfield-summary", ""]
+        for ref, summary in rows:
+            lines += [f"   * - {ref}", f"     - {summary}"]
+        return self.render(lines + [""])
 
 
 class ModuleDataDirective(_GeneratedRst):
@@ -343,6 +387,7 @@ def setup(app):
     app.add_directive("meanfield-cli", CliDirective)
     app.add_directive("meanfield-toplevel", ToplevelDirective)
     app.add_directive("meanfield-module-data", ModuleDataDirective)
+    app.add_directive("meanfield-summary", SummaryDirective)
     app.add_directive("meanfield-gallery", GalleryDirective)
     app.add_directive("meanfield-files", FilesDirective)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

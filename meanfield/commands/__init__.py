@@ -15,7 +15,8 @@ __all__ = ["UsageError", "parse_params", "print_json", "add_activation_arguments
            "activation_from_json", "COMMAND_MODULES"]
 
 #: modules under meanfield.commands, in the order ``meanfield --help`` lists them
-COMMAND_MODULES = ("activations", "maps", "gpn", "solve", "simulate", "check", "report", "sweep")
+COMMAND_MODULES = ("activations", "maps", "gpn", "solve", "simulate", "check", "report", "sweep", "cmap",
+                   "phase", "design")
 
 
 class UsageError(Exception):
@@ -63,7 +64,7 @@ def activation_from_json(obj, source="--from"):
 
     Accepts ``meanfield solve --json`` output (``{"solutions": [...]}`` with one solution, or one
     solution), any ``--json`` output with an ``"activation"`` entry, and
-    :meth:`Activation.to_dict` itself (``{"name", "params", "expression"}``).
+    :meth:`~meanfield.activations.Activation.to_dict` itself (``{"name", "params", "expression"}``).
     """
     from meanfield.activations import Activation, get_activation, list_activations
 

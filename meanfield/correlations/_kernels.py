@@ -62,9 +62,8 @@ def bivariate(act, which, q1, q2, c, method):
     out = np.empty(q1.shape)
     diag = (c == 1) & (q1 == q2)
     if diag.any():  # the one-dimensional maps, exactly
-        one_d = {"kernel": "auto", "closed": "closed"}.get(name, name)
         quantity = "f2" if which == "f" else "df2"
-        engine = get_engine(one_d, act, quantity)
+        engine = get_engine(method, act, quantity)  # the engine second_moment/phi use
         out[diag] = engine.expect(act, quantity, np.zeros(int(diag.sum())), q1[diag])
     rest = ~diag
     if rest.any():

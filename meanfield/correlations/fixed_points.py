@@ -36,6 +36,8 @@ _Q_STEP = 4.0
 _MARGINAL_RTOL = 1e-13
 #: c-map fixed points are searched in [-1, 1 - 10^-k], k up to this (chi1 barely above 1).
 _C_GAP_DIGITS = 12
+#: Points of the coarse scan of cmap(c) - c over [-1, 1) that brackets the stable c*.
+_C_SCAN_POINTS = 17
 #: Relative tolerance of the root finders (a few ulps of the maps).
 _XTOL = 1e-15
 
@@ -138,15 +140,16 @@ def correlation_fixed_point(act, weight_var=1.0, bias_var=0.0, *, method="auto")
     r"""Stable fixed point ``c*`` of the c-map at ``q*`` (Poole et al. 2016; Schoenholz et al. 2017).
 
     ``c = 1`` is always fixed; it is stable when ``chi1 <= 1`` (ordered phase), and then
-    ``c* = 1``. For ``chi1 > 1`` (chaotic phase) ``c*`` is the root of ``cmap(c) = c`` in
-    ``[-1, 1)`` (Brent's method between -1 and ``1 - 10^-k``, the first ``k`` where the c-map
-    lies below the diagonal).
+    ``c* = 1``. For ``chi1 > 1`` (chaotic phase) ``c*`` is the first point of ``[-1, 1)`` where
+    ``cmap(c) - c`` crosses from positive to non-positive (a scan of 16 equal steps and
+    ``1 - 10^-k``, then Brent's method): the attracting crossing. Unstable fixed points, such as
+    ``c = -1`` for an odd activation without bias, are crossed the other way and skipped.
 
     Examples
     --------
     >>> correlation_fixed_point("tanh", 0.5)
     1.0
-    >>> 0 <= correlation_fixed_point("relu", 2.0, 0.0) <= 1
+    >>> abs(correlation_fixed_point("tanh", 2.0, 0.0)) < 1e-12  # odd f, no bias: c* = 0
     True
     """
     act = as_activation(act)
@@ -159,12 +162,19 @@ def correlation_fixed_point(act, weight_var=1.0, bias_var=0.0, *, method="auto")
         return float(correlation_map(act, c, weight_var=weight_var, bias_var=bias_var, q=q,
                                      method=method)) - c
 
-    if gap(-1.0) <= 0:
-        return -1.0
-    for k in range(1, _C_GAP_DIGITS + 1):
-        hi = 1.0 - 10.0**-k
-        if gap(hi) < 0:
-            return optimize.brentq(gap, -1.0, hi, xtol=1e-15, rtol=_XTOL)
+    grid = np.concatenate([np.linspace(-1.0, 1.0, _C_SCAN_POINTS)[:-1],
+                           1.0 - 10.0 ** -np.arange(2.0, _C_GAP_DIGITS + 1)])
+    values = np.asarray(correlation_map(act, grid, weight_var=weight_var, bias_var=bias_var,
+                                        q=q, method=method)) - grid
+    # the stable fixed point: where cmap(c) - c crosses from > 0 to <= 0 (an unstable one, such
+    # as c = -1 for an odd f without bias, is crossed the other way)
+    for i in range(grid.size - 1):
+        if values[i] > 0 >= values[i + 1]:
+            if values[i + 1] == 0:
+                return float(grid[i + 1])
+            return optimize.brentq(gap, grid[i], grid[i + 1], xtol=1e-15, rtol=_XTOL)
+    if values[0] <= 0:
+        return -1.0  # cmap(c) <= c everywhere: correlations are driven to -1
     return 1.0
 
 

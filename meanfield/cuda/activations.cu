@@ -1,10 +1,10 @@
 // meanfield/cuda/activations.cu -- hand-written kernels for meanfield's built-in activations.
 //
-// Compiled after common.cu (meanfield.gpu.kernels concatenates the two and hands the text to
-// cupy.RawModule with one name expression per template instantiation).  Every kernel is a
-// template in the element type T (float or double) and in the activation Op; the activation's
-// parameters (p0, p1, p2) and the affine wrapper y = scale * f(x) + shift (GPN versions,
-// nrelu/nswish) are kernel arguments, so one compiled module serves every parameter value.
+// Compiled after common.cu (meanfield.gpu.kernels concatenates the two, appends the entry
+// points of one Op, and hands the text to cupy.RawModule).  Every Op is a template in the
+// element type T (float or double); the activation's parameters (p0, p1, p2) and the affine
+// wrapper y = scale * f(x) + shift (GPN versions, nrelu/nswish) are kernel arguments, so one
+// compiled module serves every parameter value.
 //
 // Parameter slots per Op (unused slots are ignored):
 //   Relu, Tanh, Sigmoid, Softplus, Gelu, Swish, Erf, Linear : none
@@ -143,38 +143,54 @@ template <typename T> struct Linear {
 
 #ifdef MF_DEVICE_CODE
 
-// y = scale * f(x) + shift
-template <template <typename> class Op, typename T>
-__global__ void mf_forward(const T* x, T* y, long long n, T p0, T p1, T p2, T scale, T shift) {
-    mf_forward_loop(x, y, n, Op<T>(p0, p1, p2), scale, shift);
-}
+// Entry points.  Each is extern "C" with a fixed name, mf_<kind>_<Op>_<f32|f64>, so that
+// cupy.RawModule needs no name expressions (with name expressions CuPy 13 recompiles the
+// module in every process instead of loading it from its disk cache).  meanfield.gpu.kernels
+// compiles one module per Op: this file followed by MF_ENTRY_POINTS(Op) and, for the SELU
+// family, MF_LAMBDA_ENTRY_POINTS(Op).  __launch_bounds__(MF_BLOCK): every launch uses
+// kernels.BLOCK_SIZE threads, so the compiler may budget registers for exactly that.
+//
+//   forward            y = scale * f(x) + shift
+//   derivative         y = scale * f'(x)
+//   forward_derivative y = scale * f(x) + shift and dy = scale * f'(x), reading x once
+//   backward           gx = g * scale * f'(x)
+//   backward_lambda    gx = g * scale * f'(x);  *acc += sum(g * scale * f(x) / lam)
 
-// y = scale * f'(x)
-template <template <typename> class Op, typename T>
-__global__ void mf_derivative(const T* x, T* y, long long n, T p0, T p1, T p2, T scale) {
-    mf_derivative_loop(x, y, n, Op<T>(p0, p1, p2), scale);
-}
+#define MF_ENTRY_POINTS_T(OP, T, SUF)                                                            \
+    extern "C" __global__ void __launch_bounds__(MF_BLOCK)                                       \
+        mf_forward_##OP##_##SUF(const T* x, T* y, long long n, T p0, T p1, T p2, T scale,        \
+                                T shift) {                                                       \
+        mf_forward_loop(x, y, n, mf::OP<T>(p0, p1, p2), scale, shift);                           \
+    }                                                                                            \
+    extern "C" __global__ void __launch_bounds__(MF_BLOCK)                                       \
+        mf_derivative_##OP##_##SUF(const T* x, T* y, long long n, T p0, T p1, T p2, T scale) {   \
+        mf_derivative_loop(x, y, n, mf::OP<T>(p0, p1, p2), scale);                               \
+    }                                                                                            \
+    extern "C" __global__ void __launch_bounds__(MF_BLOCK)                                       \
+        mf_forward_derivative_##OP##_##SUF(const T* x, T* y, T* dy, long long n, T p0, T p1,     \
+                                           T p2, T scale, T shift) {                             \
+        mf_forward_derivative_loop(x, y, dy, n, mf::OP<T>(p0, p1, p2), scale, shift);            \
+    }                                                                                            \
+    extern "C" __global__ void __launch_bounds__(MF_BLOCK)                                       \
+        mf_backward_##OP##_##SUF(const T* x, const T* g, T* gx, long long n, T p0, T p1, T p2,   \
+                                 T scale) {                                                      \
+        mf_backward_loop(x, g, gx, n, mf::OP<T>(p0, p1, p2), scale);                             \
+    }
 
-// y = scale * f(x) + shift and dy = scale * f'(x), reading x once
-template <template <typename> class Op, typename T>
-__global__ void mf_forward_derivative(const T* x, T* y, T* dy, long long n, T p0, T p1, T p2,
-                                      T scale, T shift) {
-    mf_forward_derivative_loop(x, y, dy, n, Op<T>(p0, p1, p2), scale, shift);
-}
+#define MF_LAMBDA_ENTRY_POINTS_T(OP, T, SUF)                                                     \
+    extern "C" __global__ void __launch_bounds__(MF_BLOCK)                                       \
+        mf_backward_lambda_##OP##_##SUF(const T* x, const T* g, T* gx, double* acc, long long n, \
+                                        T p0, T p1, T p2, T scale) {                             \
+        mf_backward_param_loop(x, g, gx, acc, n, mf::OP<T>(p0, p1, p2), scale);                  \
+    }
 
-// gx = g * scale * f'(x)
-template <template <typename> class Op, typename T>
-__global__ void mf_backward(const T* x, const T* g, T* gx, long long n, T p0, T p1, T p2,
-                            T scale) {
-    mf_backward_loop(x, g, gx, n, Op<T>(p0, p1, p2), scale);
-}
+#define MF_ENTRY_POINTS(OP)                  \
+    MF_ENTRY_POINTS_T(OP, float, f32)        \
+    MF_ENTRY_POINTS_T(OP, double, f64)
 
-// gx = g * scale * f'(x);  *acc += sum(g * scale * f(x) / lam)   (SELU family only)
-template <template <typename> class Op, typename T>
-__global__ void mf_backward_lambda(const T* x, const T* g, T* gx, double* acc, long long n,
-                                   T p0, T p1, T p2, T scale) {
-    mf_backward_param_loop(x, g, gx, acc, n, Op<T>(p0, p1, p2), scale);
-}
+#define MF_LAMBDA_ENTRY_POINTS(OP)           \
+    MF_LAMBDA_ENTRY_POINTS_T(OP, float, f32) \
+    MF_LAMBDA_ENTRY_POINTS_T(OP, double, f64)
 
 #endif  // MF_DEVICE_CODE
 

@@ -9,8 +9,14 @@
 //      compile for the device (nvcc/NVRTC) *and* for the host (g++), which lets the test-suite
 //      check the activation formulas numerically on a machine without a GPU.
 //   2. Device-only drivers (guarded by MF_DEVICE_CODE): grid-stride elementwise loops with
-//      16-byte vector loads when the pointers allow it, a warp-shuffle block reduction, and the
-//      Kahan-compensated backward-with-parameter-gradient loop.
+//      16-byte vector loads when the pointers allow it (2-4 packs per thread and iteration), a
+//      warp-shuffle block reduction, and the Kahan-compensated backward-with-parameter-gradient
+//      loop.
+//
+// Every module is compiled by CuPy with -ftz=true: float operations flush subnormal inputs and
+// results to zero (double ones do not).  A float result below FLT_MIN (1.18e-38) may thus come
+// out as 0, and so may a result computed from such an intermediate (erf'(9.35) = 1.28e-38 is
+// 1.13 * exp(-87.4), whose exp is subnormal); tests/test_gpu_kernels.py allows for that.
 //
 // An "Op" is a struct with  T f(T x) const  and  T df(T x) const  (and, for the SELU family,
 // T unit(T x) const = f(x) / lam computed without dividing).  Parameters live in the Op and
@@ -100,6 +106,13 @@ template <typename T> MF_FN T mf_inf();
 template <> MF_FN float mf_inf<float>() { return 1.0f / 0.0f; }
 template <> MF_FN double mf_inf<double>() { return 1.0 / 0.0; }
 
+// x**(1/3) of a real x as NumPy's power (C's pow) computes it: NaN for finite x < 0 (cbrt would
+// give the real cube root, -2 for -8, and the GPU would disagree with act.f), +inf for -inf,
+// cbrt's accuracy otherwise.
+template <typename T> MF_FN T mf_real_cbrt(T a) {
+    return a < T(0) ? (a == -mf_inf<T>() ? mf_inf<T>() : mf_nan<T>()) : mf_cbrt(a);
+}
+
 // One step of Kahan (compensated) summation: sum += v with the lost low-order bits kept in c.
 template <typename T> MF_FN void mf_kahan_add(T& sum, T& c, T v) {
     T y = v - c;
@@ -134,17 +147,32 @@ MF_FN long long mf_thread_count() {
     return static_cast<long long>(gridDim.x) * blockDim.x;
 }
 
-// The one grid-stride driver: pack(i) for the 16-byte packs i = start, start + stride, ... of
-// the first n / V elements when `packed` (every pointer 16-byte aligned), then tail(i) for the
-// elements left.  Consecutive threads touch consecutive packs, so every access is coalesced.
-template <int V, typename PackFn, typename TailFn>
-MF_FN void mf_grid_stride(long long n, bool packed, const PackFn& pack, const TailFn& tail) {
+// Packs per thread per iteration of the grid-stride loops: each thread loads U 16-byte packs of
+// every input (U independent loads in flight), computes, then stores them; 64 bytes per array
+// per thread and iteration in both precisions.
+template <typename T> struct mf_unroll { static constexpr int value = 4; };
+template <> struct mf_unroll<double> { static constexpr int value = 2; };
+
+// The one grid-stride driver.  When `packed` (every pointer 16-byte aligned) it calls
+// body(i, stride, live) for the 16-byte packs i, i + stride, ..., i + (U - 1) stride of the
+// first n / V elements, live[u] saying whether pack i + u stride exists (the last iteration
+// may hold fewer than U); then tail(i) for the elements after the last whole pack (or for all
+// of them when not packed).  Consecutive threads touch consecutive packs, so every access is
+// coalesced.  The body loads all its live packs, computes, then stores: one inlined copy of
+// the activation per body (a separate loop for a partial last iteration would double it).
+template <int V, int U, typename BodyFn, typename TailFn>
+MF_FN void mf_grid_stride(long long n, bool packed, const BodyFn& body, const TailFn& tail) {
     const long long start = mf_thread_index();
     const long long stride = mf_thread_count();
     long long head = 0;
     if (packed) {
         const long long np = n / V;
-        for (long long i = start; i < np; i += stride) pack(i);
+        for (long long i = start; i < np; i += U * stride) {
+            bool live[U];
+#pragma unroll
+            for (int u = 0; u < U; ++u) live[u] = i + u * stride < np;
+            body(i, stride, live);
+        }
         head = np * V;
     }
     for (long long i = head + start; i < n; i += stride) tail(i);
@@ -154,31 +182,55 @@ MF_FN void mf_grid_stride(long long n, bool packed, const PackFn& pack, const Ta
 template <typename T, typename Fn>
 MF_FN void mf_map_loop(const T* x, T* y, long long n, const Fn& fn) {
     constexpr int V = 16 / sizeof(T);
+    constexpr int U = mf_unroll<T>::value;
     using Pack = mf_pack<T, V>;
-    mf_grid_stride<V>(
+    mf_grid_stride<V, U>(
         n, mf_aligned16(x) && mf_aligned16(y),
-        [&](long long i) {
-            Pack a = reinterpret_cast<const Pack*>(x)[i];
+        [&](long long i, long long s, const bool* live) {
+            Pack a[U];
 #pragma unroll
-            for (int k = 0; k < V; ++k) a.v[k] = fn(a.v[k]);
-            reinterpret_cast<Pack*>(y)[i] = a;
+            for (int u = 0; u < U; ++u)
+                if (live[u]) a[u] = reinterpret_cast<const Pack*>(x)[i + u * s];
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+#pragma unroll
+                for (int k = 0; k < V; ++k) a[u].v[k] = fn(a[u].v[k]);
+            }
+#pragma unroll
+            for (int u = 0; u < U; ++u)
+                if (live[u]) reinterpret_cast<Pack*>(y)[i + u * s] = a[u];
         },
         [&](long long i) { y[i] = fn(x[i]); });
 }
 
-// out[i] = fn(x[i], g[i])   (out may be x or g)
+// out[i] = fn(x[i], g[i])   (out may be x or g).  fn is called for live elements only (the
+// backward with dL/dlam accumulates a sum in it).
 template <typename T, typename Fn>
 MF_FN void mf_zip_loop(const T* x, const T* g, T* out, long long n, const Fn& fn) {
     constexpr int V = 16 / sizeof(T);
+    constexpr int U = mf_unroll<T>::value;
     using Pack = mf_pack<T, V>;
-    mf_grid_stride<V>(
+    mf_grid_stride<V, U>(
         n, mf_aligned16(x) && mf_aligned16(g) && mf_aligned16(out),
-        [&](long long i) {
-            Pack a = reinterpret_cast<const Pack*>(x)[i];
-            const Pack b = reinterpret_cast<const Pack*>(g)[i];
+        [&](long long i, long long s, const bool* live) {
+            Pack a[U], b[U];
 #pragma unroll
-            for (int k = 0; k < V; ++k) a.v[k] = fn(a.v[k], b.v[k]);
-            reinterpret_cast<Pack*>(out)[i] = a;
+            for (int u = 0; u < U; ++u) {
+                if (live[u]) {
+                    a[u] = reinterpret_cast<const Pack*>(x)[i + u * s];
+                    b[u] = reinterpret_cast<const Pack*>(g)[i + u * s];
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                if (live[u]) {
+#pragma unroll
+                    for (int k = 0; k < V; ++k) a[u].v[k] = fn(a[u].v[k], b[u].v[k]);
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < U; ++u)
+                if (live[u]) reinterpret_cast<Pack*>(out)[i + u * s] = a[u];
         },
         [&](long long i) { out[i] = fn(x[i], g[i]); });
 }
@@ -201,19 +253,31 @@ template <typename T, typename Op>
 MF_FN void mf_forward_derivative_loop(const T* x, T* y, T* dy, long long n, const Op& op, T scale,
                                       T shift) {
     constexpr int V = 16 / sizeof(T);
+    constexpr int U = mf_unroll<T>::value;
     using Pack = mf_pack<T, V>;
-    mf_grid_stride<V>(
+    mf_grid_stride<V, U>(
         n, mf_aligned16(x) && mf_aligned16(y) && mf_aligned16(dy),
-        [&](long long i) {
-            const Pack a = reinterpret_cast<const Pack*>(x)[i];
-            Pack f, d;
+        [&](long long i, long long s, const bool* live) {
+            Pack a[U], d[U];
 #pragma unroll
-            for (int k = 0; k < V; ++k) {
-                f.v[k] = scale * op.f(a.v[k]) + shift;
-                d.v[k] = scale * op.df(a.v[k]);
+            for (int u = 0; u < U; ++u)
+                if (live[u]) a[u] = reinterpret_cast<const Pack*>(x)[i + u * s];
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+#pragma unroll
+                for (int k = 0; k < V; ++k) {
+                    const T xi = a[u].v[k];
+                    d[u].v[k] = scale * op.df(xi);
+                    a[u].v[k] = scale * op.f(xi) + shift;
+                }
             }
-            reinterpret_cast<Pack*>(y)[i] = f;
-            reinterpret_cast<Pack*>(dy)[i] = d;
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                if (live[u]) {
+                    reinterpret_cast<Pack*>(y)[i + u * s] = a[u];
+                    reinterpret_cast<Pack*>(dy)[i + u * s] = d[u];
+                }
+            }
         },
         [&](long long i) {
             const T xi = x[i];

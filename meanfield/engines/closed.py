@@ -66,6 +66,7 @@ from meanfield.engines._closed_numerics import (  # noqa: F401 - SERIES_MAX_RATE
     series_term,
     term_expectation,
 )
+from meanfield.expressions import DERIVATION_SECONDS, time_budget
 
 __all__ = ["ClosedEngine", "NormalCDF", "NotClosedForm", "family_moments", "derive"]
 
@@ -245,13 +246,15 @@ def derive(template, names, quantity, derivative=None):
     Raises
     ------
     NotClosedForm
-        If some piece is outside the term family.
+        If some piece is outside the term family, or the derivation takes longer than
+        :data:`meanfield.expressions.DERIVATION_SECONDS` (the quadrature engine then takes over).
     """
     from meanfield.engines._closed_shipped import SHIPPED
 
     spec = SHIPPED.get(spec_key(template, names, quantity, derivative))
     if spec is None:
-        spec = derive_spec(template, names, quantity, derivative)
+        with time_budget(DERIVATION_SECONDS, f"deriving E[{quantity}] in closed form", error=NotClosedForm):
+            spec = derive_spec(template, names, quantity, derivative)
     elif isinstance(spec, str):  # shipped as "not closed": the derivation raised
         raise NotClosedForm(spec)
     return _Derived(names, spec, derivative)

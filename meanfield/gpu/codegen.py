@@ -3,10 +3,12 @@
 :func:`generate_kernel_source` turns an activation's ``template`` (a SymPy expression in the
 real symbol ``x`` and parameter symbols) into a CUDA module: an *Op* struct whose ``f`` and
 ``df`` bodies are printed by :class:`CudaCodePrinter` (a :class:`sympy.printing.c.C99CodePrinter`)
-from the template and from ``sympy.diff(template, x)``, plus four ``__global__`` templates
-(forward, derivative, fused forward-and-derivative, backward) that hand the Op to the
-grid-stride drivers of ``meanfield/cuda/common.cu``. Parameters are kernel arguments, so one
-compiled module serves every parameter value of the same expression.
+from the template and from ``sympy.diff(template, x)``, plus eight ``extern "C"`` entry points with fixed names
+(``mfu_<kind>_<f32|f64>`` for forward, derivative, fused forward-and-derivative and backward)
+that hand the Op to the grid-stride drivers of ``meanfield/cuda/common.cu``. Parameters are
+kernel arguments, so one compiled module serves every parameter value of the same expression;
+fixed names (no NVRTC name expressions) let CuPy load the module from its disk cache in later
+processes.
 
 Printing rules:
 
@@ -15,8 +17,12 @@ Printing rules:
   ``float`` instantiation computes in float throughout;
 * ``Piecewise`` becomes nested ternaries (an unused branch is never evaluated; a Piecewise
   without a ``True`` default gets ``NaN`` there); ``Max``/``Min`` become NaN-propagating
-  ``mf_max``/``mf_min``; ``Heaviside`` is rewritten as a Piecewise and ``DiracDelta`` (from
-  differentiating a step) is 0, the derivative almost everywhere;
+  ``mf_max``/``mf_min``; ``Heaviside`` is rewritten as a Piecewise with a NaN default
+  (:func:`meanfield.expressions.heaviside_to_piecewise`, as ``act.f`` evaluates it: NaN in,
+  NaN out) and ``DiracDelta`` (from differentiating a step) is 0, the derivative almost
+  everywhere;
+* ``u**(1/3)`` is ``mf_real_cbrt(u)``: NaN for ``u < 0`` like NumPy's power (CUDA's ``cbrt``
+  would return the real cube root there), so ``f`` and ``f'`` agree with ``act.f``/``act.df``;
 * ``exp(u) - 1`` and ``log(1 + u)`` are rewritten as ``expm1(u)``, ``log1p(u)``, small
   integer powers as products, and numeric subexpressions (``sqrt(2)``, ``1/pi``) are folded
   to double-precision constants.
@@ -46,7 +52,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 from sympy.printing.c import C99CodePrinter
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
-from meanfield.expressions import X
+from meanfield.expressions import X, heaviside_to_piecewise
 
 __all__ = [
     "CudaCodePrinter",
@@ -64,7 +70,7 @@ SUPPORTED_FUNCTIONS = frozenset(
     for name in (
         "exp exp2 expm1 log log2 log10 log1p sqrt cbrt sin cos tan asin acos atan sinh cosh "
         "tanh asinh acosh atanh erf erfc tgamma lgamma fabs floor ceil pow atan2 hypot fmod "
-        "normcdf max min sign nan inf"
+        "normcdf max min sign nan inf real_cbrt"
     ).split()
 )
 
@@ -72,6 +78,10 @@ SUPPORTED_FUNCTIONS = frozenset(
 _MAX_PRODUCT_POWER = 8
 
 _KERNEL_KINDS = ("forward", "derivative", "forward_derivative", "backward")
+
+#: C type and entry-point suffix of each dtype.
+_CTYPES = {"float32": "float", "float64": "double"}
+_SUFFIXES = {"float32": "f32", "float64": "f64"}
 
 
 def read_cuda_source(name):
@@ -91,6 +101,8 @@ def read_cuda_source(name):
     ValueError
         If ``name`` is not a ``.cu`` file shipped with the package.
 
+    Examples
+    --------
     >>> "mf_forward_loop" in read_cuda_source("common.cu")
     True
     """
@@ -166,7 +178,7 @@ class CudaCodePrinter(C99CodePrinter):
         if exp == sp.Rational(-1, 2):
             return f"(T(1)/mf_sqrt({self._print(base)}))"
         if exp == sp.Rational(1, 3):
-            return f"mf_cbrt({self._print(base)})"
+            return f"mf_real_cbrt({self._print(base)})"
         return f"mf_pow({self._print(base)}, {self._print(exp)})"
 
     def _nest(self, name, args):
@@ -257,7 +269,7 @@ def _prepare(expr):
     """Rewrite an expression into the subset CudaCodePrinter prints (see module docstring)."""
     expr = sp.sympify(expr)
     expr = expr.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
-    expr = expr.replace(sp.Heaviside, lambda *args: sp.Heaviside(*args).rewrite(sp.Piecewise))
+    expr = heaviside_to_piecewise(expr)
     expr = expr.replace(
         lambda e: isinstance(e, sp.Piecewise) and e.args[-1].cond != sp.true,
         lambda e: sp.Piecewise(*[(a.expr, a.cond) for a in e.args], (sp.nan, True)))
@@ -373,32 +385,53 @@ class KernelSource:
     key : str
         SHA-1 of :attr:`source`; kernels.py caches one compiled module per (device, key).
     source : str
-        Full module text: ``common.cu`` followed by :attr:`op_source` and the kernels.
+        Full module text: ``common.cu`` followed by :attr:`op_source` and the entry points.
     op_source : str
         The Op struct alone (also compiles on the host).
     param_names : tuple of str
         Parameter names in kernel-argument order (``p0, p1, ...``).
-    name_expressions : dict
-        ``(kind, dtype_name) -> "mfu_forward<float>"`` for kind in forward, derivative,
-        forward_derivative and backward.
+    entry_names : dict
+        ``(kind, dtype_name) -> "mfu_forward_f32"`` for kind in forward, derivative,
+        forward_derivative and backward: the ``extern "C"`` kernels of the module.
     """
 
     key: str
     source: str
     op_source: str
     param_names: tuple
-    name_expressions: dict = field(default_factory=dict)
+    entry_names: dict = field(default_factory=dict)
 
-    def name_expression(self, kind, dtype_name):
-        """Return the NVRTC name expression of one kernel (``kind``, ``"float32"|"float64"``)."""
+    def entry_name(self, kind, dtype_name):
+        """Return the name of one kernel (``kind``, ``"float32"|"float64"``) in the module."""
         try:
-            return self.name_expressions[(kind, dtype_name)]
+            return self.entry_names[(kind, dtype_name)]
         except KeyError:
             raise ValueError(f"kind/dtype_name: no generated kernel {kind!r} for "
                              f"{dtype_name!r}") from None
 
 
-_CTYPES = {"float32": "float", "float64": "double"}
+def _entry_points(n_params):
+    """``extern "C"`` kernels of a generated module, for float and double."""
+    out = ["#ifdef MF_DEVICE_CODE\n"]
+    head = 'extern "C" __global__ void __launch_bounds__(MF_BLOCK)'
+    for dtype_name, t in _CTYPES.items():
+        suf = _SUFFIXES[dtype_name]
+        pdecl = "".join(f", {t} p{i}" for i in range(n_params))
+        op = f"mfu_op<{t}>({', '.join(f'p{i}' for i in range(n_params))})"
+        one, zero = f"{t}(1)", f"{t}(0)"
+        out.append(
+            f"{head}\nmfu_forward_{suf}(const {t}* x, {t}* y, long long n{pdecl}) {{\n"
+            f"    mf_forward_loop(x, y, n, {op}, {one}, {zero});\n}}\n"
+            f"{head}\nmfu_derivative_{suf}(const {t}* x, {t}* y, long long n{pdecl}) {{\n"
+            f"    mf_derivative_loop(x, y, n, {op}, {one});\n}}\n"
+            f"{head}\nmfu_forward_derivative_{suf}(const {t}* x, {t}* y, {t}* dy, "
+            f"long long n{pdecl}) {{\n"
+            f"    mf_forward_derivative_loop(x, y, dy, n, {op}, {one}, {zero});\n}}\n"
+            f"{head}\nmfu_backward_{suf}(const {t}* x, const {t}* g, {t}* gx, "
+            f"long long n{pdecl}) {{\n"
+            f"    mf_backward_loop(x, g, gx, n, {op}, {one});\n}}\n")
+    out.append("#endif  // MF_DEVICE_CODE\n")
+    return "".join(out)
 
 
 def generate_kernel_source(template, params=()):
@@ -420,36 +453,19 @@ def generate_kernel_source(template, params=()):
     ValueError
         See :func:`cuda_expression`.
 
+    Examples
+    --------
     >>> from meanfield import get_activation
     >>> src = generate_kernel_source(get_activation("tanh").template)
-    >>> src.name_expression("forward", "float32")
-    'mfu_forward<float>'
+    >>> src.entry_name("forward", "float32")
+    'mfu_forward_f32'
     """
     params = tuple(str(p) for p in params)
     op = generate_op_source(template, params)
-    pdecl = "".join(f", T p{i}" for i in range(len(params)))
-    pargs = ", ".join(f"p{i}" for i in range(len(params)))
-    kernels = (
-        "#ifdef MF_DEVICE_CODE\n"
-        "template <typename T>\n"
-        f"__global__ void mfu_forward(const T* x, T* y, long long n{pdecl}) {{\n"
-        f"    mf_forward_loop(x, y, n, mfu_op<T>({pargs}), T(1), T(0));\n}}\n"
-        "template <typename T>\n"
-        f"__global__ void mfu_derivative(const T* x, T* y, long long n{pdecl}) {{\n"
-        f"    mf_derivative_loop(x, y, n, mfu_op<T>({pargs}), T(1));\n}}\n"
-        "template <typename T>\n"
-        "__global__ void mfu_forward_derivative(const T* x, T* y, T* dy, "
-        f"long long n{pdecl}) {{\n"
-        f"    mf_forward_derivative_loop(x, y, dy, n, mfu_op<T>({pargs}), T(1), T(0));\n}}\n"
-        "template <typename T>\n"
-        f"__global__ void mfu_backward(const T* x, const T* g, T* gx, long long n{pdecl}) {{\n"
-        f"    mf_backward_loop(x, g, gx, n, mfu_op<T>({pargs}), T(1));\n}}\n"
-        "#endif  // MF_DEVICE_CODE\n"
-    )
     header = f"// generated by meanfield.gpu.codegen from: {sp.sstr(template)}\n"
     header = header.replace("\n", " ").rstrip() + "\n"
-    source = read_cuda_source("common.cu") + "\n" + header + op + kernels
-    names = {(k, d): f"mfu_{k}<{c}>" for k in _KERNEL_KINDS for d, c in _CTYPES.items()}
+    source = read_cuda_source("common.cu") + "\n" + header + op + _entry_points(len(params))
+    names = {(k, d): f"mfu_{k}_{_SUFFIXES[d]}" for k in _KERNEL_KINDS for d in _CTYPES}
     key = hashlib.sha1(source.encode("utf-8")).hexdigest()
     return KernelSource(key=key, source=source, op_source=op, param_names=params,
-                        name_expressions=names)
+                        entry_names=names)

@@ -12,27 +12,31 @@ synchronizes.
   :mod:`meanfield.gpu.codegen`.
 * Activations built from NumPy callables have no template and raise ``ValueError``.
 
-CUDA modules are compiled lazily with ``cupy.RawModule`` (NVRTC; one name expression per
-template instantiation) and cached per device id; CuPy is imported only when a kernel runs,
-so ``import meanfield.gpu`` works without it. :func:`kernel_plan` (pure Python) tells which
-kernel an activation gets.
+CUDA modules are compiled on first use with ``cupy.RawModule`` (NVRTC), one per built-in Op
+(both dtypes) or generated template, and cached per device id. Their kernels are
+``extern "C"`` with fixed names (``mf_forward_SSelu_f32``, ``mfu_backward_f64``), so CuPy
+needs no name expressions and keeps each compiled module in its disk cache
+(``~/.cupy/kernel_cache``, ``CUPY_CACHE_DIR``): a later process loads it instead of
+compiling again. CuPy is imported only when a kernel runs, so ``import meanfield.gpu`` works
+without it. :func:`~meanfield.gpu.plans.kernel_plan` (pure Python, in
+:mod:`meanfield.gpu.plans`, re-exported here) tells which kernel an activation gets.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
-from dataclasses import dataclass
 
 import numpy as np
-import sympy as sp
 
-from meanfield.activations import Activation, get_activation
 from meanfield.backends import BackendUnavailableError, _import_cupy, check_int
-from meanfield.gpu import codegen
-from meanfield.gpu.codegen import _CTYPES
-from meanfield.gpu.codegen import _KERNEL_KINDS as _KINDS
+from meanfield.gpu.plans import (
+    KernelPlan,
+    builtin_entry_name,
+    builtin_module_source,
+    builtin_source,
+    kernel_plan,
+)
 
 __all__ = [
     "BLOCK_SIZE",
@@ -42,7 +46,9 @@ __all__ = [
     "activation_derivative",
     "activation_forward",
     "activation_forward_derivative",
-    "builtin_name_expressions",
+    "MAX_BLOCKS",
+    "builtin_entry_name",
+    "builtin_module_source",
     "builtin_source",
     "is_available",
     "kernel_plan",
@@ -51,224 +57,23 @@ __all__ = [
 #: Threads per block of every launch (``MF_BLOCK`` in ``common.cu``; a multiple of 32).
 BLOCK_SIZE = 256
 
+#: Largest grid (``blocks=``) a launch accepts: CUDA's limit on ``gridDim.x``.
+MAX_BLOCKS = 2**31 - 1
+
+#: 16-byte packs each thread moves per loop iteration (``mf_unroll`` in ``common.cu``), by
+#: element size: 4 float packs or 2 double packs, 64 bytes per array.
+_PACKS_PER_THREAD = {4: 4, 8: 2}
+
 #: Blocks per SM of the elementwise launches (grid-stride loops cover the rest).
 _BLOCKS_PER_SM_ELEMENTWISE = 32
 #: Blocks per SM of the reduction launch: a few thousand blocks on an H100 (132 SMs), so that
 #: each thread sums a long grid-stride run on chip and only ~2k atomics hit the accumulator.
 _BLOCKS_PER_SM_REDUCTION = 16
 
-# family -> (C++ Op, parameter names for the slots p0, p1, p2)
-_BUILTIN_OPS = {
-    "relu": ("mf::Relu", ()),
-    "lrelu": ("mf::LRelu", ("slope",)),
-    "elu": ("mf::Elu", ("alpha",)),
-    "selu": ("mf::Selu", ("lam", "alpha")),
-    "dselu": ("mf::Selu", ("lam", "alpha")),
-    "sselu": ("mf::SSelu", ("lam", "alpha", "beta")),
-    "lselu": ("mf::LSelu", ("lam", "alpha", "beta")),
-    "tanh": ("mf::Tanh", ()),
-    "sigmoid": ("mf::Sigmoid", ()),
-    "softplus": ("mf::Softplus", ()),
-    "gelu": ("mf::Gelu", ()),
-    "swish": ("mf::Swish", ()),
-    "erf": ("mf::Erf", ()),
-    "linear": ("mf::Linear", ()),
-}
-#: Ops whose f is lam * unit(x): they have the fused backward with dL/dlam.
-_LAMBDA_OPS = ("mf::Selu", "mf::SSelu", "mf::LSelu")
-#: How many plans :func:`kernel_plan` keeps (keyed by template and parameters, in order).
-_PLAN_CACHE_SIZE = 256
-
-_reference_templates = {}
 _lock = threading.RLock()
 _modules = {}  # (device id, module key) -> cupy.RawModule
-_functions = {}  # (device id, module key, name expression) -> kernel
-_generated = {}  # (template, param names) -> codegen.KernelSource
+_functions = {}  # (device id, module key, kernel name) -> kernel
 _sm_counts = {}  # device id -> multiprocessor count
-
-
-# ------------------------------------------------------------------------------------------------
-# sources and name expressions
-
-
-@functools.cache
-def builtin_name_expressions():
-    """Name expressions of every hand-written kernel instantiation (for ``cupy.RawModule``).
-
-    Returns
-    -------
-    tuple of str
-        E.g. ``"mf_forward<mf::Relu, float>"``; forward, derivative, forward_derivative and
-        backward for every Op and both dtypes, and ``mf_backward_lambda`` for the SELU family.
-    """
-    ops = sorted({op for op, _ in _BUILTIN_OPS.values()})
-    names = [f"mf_{kind}<{op}, {c}>" for op in ops for kind in _KINDS for c in _CTYPES.values()]
-    names += [f"mf_backward_lambda<{op}, {c}>" for op in _LAMBDA_OPS for c in _CTYPES.values()]
-    return tuple(names)
-
-
-@functools.cache
-def builtin_source():
-    """The CUDA text of the built-in module: ``common.cu`` followed by ``activations.cu``.
-
-    Read from the package once per process (the shipped ``.cu`` files do not change).
-    """
-    return codegen.read_cuda_source("common.cu") + "\n" + codegen.read_cuda_source(
-        "activations.cu")
-
-
-# ------------------------------------------------------------------------------------------------
-# which kernel an activation gets
-
-
-@dataclass(frozen=True)
-class KernelPlan:
-    """How an activation runs on the GPU (see :func:`kernel_plan`).
-
-    Attributes
-    ----------
-    kind : str
-        ``"builtin"`` (hand-written kernels) or ``"codegen"`` (generated from the template).
-    family : str or None
-        The built-in family recognized (``"sselu"``, ...), None for codegen.
-    op : str or None
-        The C++ Op of the built-in kernels (``"mf::SSelu"``), None for codegen.
-    params : tuple of float
-        Kernel arguments: the three Op slots (built-in) or every parameter in order (codegen).
-    scale, shift : float
-        The affine wrapper ``scale * f + shift`` (1 and 0 for codegen, where it is part of the
-        generated expression).
-    has_lambda : bool
-        Whether :func:`activation_backward_lambda` applies (the SELU family).
-    source : codegen.KernelSource or None
-        The generated module (codegen only).
-    """
-
-    kind: str
-    family: str | None
-    op: str | None
-    params: tuple
-    scale: float = 1.0
-    shift: float = 0.0
-    has_lambda: bool = False
-    source: codegen.KernelSource | None = None
-
-
-def _reference_template(family):
-    if family not in _reference_templates:
-        names = _BUILTIN_OPS[family][1]
-        dummy = {"dselu": {"lam": 1.0, "alpha": 1.0}, "sselu": dict.fromkeys(names, 1.0),
-                 "lselu": dict.fromkeys(names, 1.0)}.get(family, {})
-        _reference_templates[family] = get_activation(family, **dummy).template
-    return _reference_templates[family]
-
-
-def _peel_affine(template, params):
-    """Split ``s * inner + b`` (s, b parameter symbols) into ``(s name, b name, inner)``."""
-    if not isinstance(template, sp.Add):
-        return None
-    for b in template.args:
-        if not (isinstance(b, sp.Symbol) and b.name in params):
-            continue
-        rest = [t for t in template.args if t is not b]
-        if len(rest) != 1 or not isinstance(rest[0], sp.Mul):
-            continue
-        for s in rest[0].args:
-            if not (isinstance(s, sp.Symbol) and s.name in params and s != b):
-                continue
-            inner = sp.Mul(*[a for a in rest[0].args if a is not s])
-            if s not in inner.free_symbols and b not in inner.free_symbols:
-                return s.name, b.name, inner
-    return None
-
-
-def _match_builtin(template, params):
-    """Return ``(family, slot values, scale, shift)`` if ``template`` is an affine built-in."""
-    names_in = {s.name for s in template.free_symbols} - {"x"}
-    for family, (_, names) in _BUILTIN_OPS.items():
-        if names_in == set(names) and template == _reference_template(family):
-            return family, tuple(params[n] for n in names), 1.0, 0.0
-    peeled = _peel_affine(template, params)
-    if peeled is not None:
-        s, b, inner = peeled
-        found = _match_builtin(inner, {k: v for k, v in params.items() if k not in (s, b)})
-        if found is not None:
-            family, values, scale, shift = found
-            return family, values, params[s] * scale, params[s] * shift + params[b]
-    return None
-
-
-def _as_activation(act):
-    if isinstance(act, Activation):
-        return act
-    if isinstance(act, str):
-        return get_activation(act)
-    raise ValueError(f"act must be an Activation or a built-in name; got {type(act).__name__}")
-
-
-def kernel_plan(act):
-    """Decide which CUDA kernels run ``act`` (no GPU needed).
-
-    Parameters
-    ----------
-    act : Activation or str
-        An activation, or a built-in name.
-
-    Returns
-    -------
-    KernelPlan
-
-    Raises
-    ------
-    ValueError
-        If ``act`` has no SymPy template (built from NumPy callables), or its template cannot
-        be printed as CUDA code.
-
-    >>> from meanfield import get_activation
-    >>> plan = kernel_plan(get_activation("relu").gpn())
-    >>> plan.kind, plan.op, round(plan.scale, 6), plan.shift
-    ('builtin', 'mf::Relu', 1.414214, 0.0)
-    >>> kernel_plan(Activation.from_expression("x*tanh(x)")).kind
-    'codegen'
-
-    The plan depends only on ``act.template`` and ``act.params`` (names, order and values), so
-    it is cached on them: a second call for an equal activation returns the same
-    :class:`KernelPlan` without matching the template again.
-    """
-    act = _as_activation(act)
-    if act.template is None:
-        raise ValueError(f"act: activation {act.name!r} has no SymPy template (it was built from "
-                         "NumPy callables), so it has no GPU kernel; build it from an expression "
-                         "with Activation.from_expression to run it on the GPU")
-    # parameter order matters: it is the kernel-argument order of generated kernels
-    items = tuple(act.params.items())
-    try:
-        return _cached_plan(act.template, items)
-    except TypeError:  # an unhashable template or parameter value: plan it without the cache
-        return _plan(act.template, dict(items))
-
-
-@functools.lru_cache(maxsize=_PLAN_CACHE_SIZE)
-def _cached_plan(template, items):
-    return _plan(template, dict(items))
-
-
-def _plan(template, params):
-    """The :class:`KernelPlan` of a template with parameter values ``params`` (a dict)."""
-    found = _match_builtin(template, params)
-    if found is not None:
-        family, values, scale, shift = found
-        op = _BUILTIN_OPS[family][0]
-        slots = tuple(float(v) for v in values) + (0.0,) * (3 - len(values))
-        return KernelPlan("builtin", family, op, slots, float(scale), float(shift),
-                          has_lambda=op in _LAMBDA_OPS)
-    key = (template, tuple(params))
-    with _lock:
-        if key not in _generated:
-            _generated[key] = codegen.generate_kernel_source(template, tuple(params))
-        source = _generated[key]
-    return KernelPlan("codegen", None, None, tuple(float(v) for v in params.values()),
-                      source=source)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -285,27 +90,28 @@ def _cupy():
 
 
 def is_available():
-    """Whether CuPy imports and sees at least one CUDA device.
+    """Whether CuPy imports, NVRTC loads and CuPy sees at least one CUDA device.
 
     Returns
     -------
     bool
     """
     try:
-        _import_cupy()
+        _import_cupy(libraries=("nvrtc",))  # the kernels need NVRTC alone
     except BackendUnavailableError:  # no CuPy, no driver or no device
         return False
     return True
 
 
-def _module(device_id, key, source, names):
+def _module(device_id, key, source):
     cache_key = (device_id, key)
     with _lock:
         mod = _modules.get(cache_key)
         if mod is None:
             cupy = _cupy()
             with cupy.cuda.Device(device_id):
-                mod = cupy.RawModule(code=source, name_expressions=tuple(names))
+                # no name_expressions: CuPy then keeps the compiled module in its disk cache
+                mod = cupy.RawModule(code=source)
             _modules[cache_key] = mod
     return mod
 
@@ -313,18 +119,16 @@ def _module(device_id, key, source, names):
 def _function(device_id, plan, kind, dtype):
     dtype_name = np.dtype(dtype).name
     if plan.kind == "builtin":
-        key, name = "builtin", f"mf_{kind}<{plan.op}, {_CTYPES[dtype_name]}>"
+        key, name = plan.op, builtin_entry_name(kind, plan.op, dtype_name)
     else:
-        key, name = plan.source.key, plan.source.name_expression(kind, dtype_name)
+        key, name = plan.source.key, plan.source.entry_name(kind, dtype_name)
     fkey = (device_id, key, name)
     with _lock:
         fn = _functions.get(fkey)
         if fn is None:
-            if plan.kind == "builtin":
-                mod = _module(device_id, key, builtin_source(), builtin_name_expressions())
-            else:
-                mod = _module(device_id, key, plan.source.source,
-                              plan.source.name_expressions.values())
+            source = (builtin_module_source(plan.op) if plan.kind == "builtin"
+                      else plan.source.source)
+            mod = _module(device_id, key, source)
             cupy = _cupy()
             with cupy.cuda.Device(device_id):
                 fn = mod.get_function(name)
@@ -341,13 +145,18 @@ def _sm_count(device_id):
 
 
 def _elementwise_grid(n, itemsize, device_id):
-    per_block = BLOCK_SIZE * (16 // itemsize)  # one 16-byte pack per thread per step
+    # each thread moves _PACKS_PER_THREAD 16-byte packs per step
+    per_block = BLOCK_SIZE * (16 // itemsize) * _PACKS_PER_THREAD[itemsize]
     return max(1, min(math.ceil(n / per_block), _BLOCKS_PER_SM_ELEMENTWISE * _sm_count(device_id)))
 
 
 def _reduction_grid(n, device_id, blocks):
     if blocks is not None:
-        return check_int(blocks, "blocks")
+        blocks = check_int(blocks, "blocks")
+        if blocks > MAX_BLOCKS:
+            raise ValueError(f"blocks must be an integer in [1, {MAX_BLOCKS}] (CUDA's grid "
+                             f"limit); got {blocks}")
+        return blocks
     return max(1, min(math.ceil(n / BLOCK_SIZE), _BLOCKS_PER_SM_REDUCTION * _sm_count(device_id)))
 
 
@@ -390,6 +199,20 @@ def _output(cupy, out, x, inputs):
             raise ValueError(f"out partially overlaps {name}; it may be {name} itself "
                              "(in place) or a separate array")
     return out
+
+
+def _accumulator(cupy, lambda_out, x):
+    if lambda_out is None:
+        return cupy.empty((), dtype=np.float64)
+    if (not isinstance(lambda_out, cupy.ndarray) or lambda_out.shape != ()
+            or lambda_out.dtype != np.float64):
+        raise ValueError("lambda_out must be a 0-d float64 cupy.ndarray; got "
+                         f"{getattr(lambda_out, 'shape', None)} "
+                         f"{getattr(lambda_out, 'dtype', type(lambda_out).__name__)}")
+    if lambda_out.device.id != x.device.id:
+        raise ValueError(f"lambda_out is on device {lambda_out.device.id} but x is on device "
+                         f"{x.device.id}")
+    return lambda_out
 
 
 def _scalars(dtype, values):
@@ -546,7 +369,7 @@ def activation_backward(act, x, grad_y, out=None):
     return gx
 
 
-def activation_backward_lambda(act, x, grad_y, out=None, *, blocks=None):
+def activation_backward_lambda(act, x, grad_y, out=None, *, blocks=None, lambda_out=None):
     """Backward pass with a trainable ``lam`` (SELU family): ``(dL/dx, dL/dlam)`` in one kernel.
 
     ``dL/dx = grad_y * f'(x)`` and ``dL/dlam = sum(grad_y * f(x) / lam)`` (for an affine
@@ -564,20 +387,26 @@ def activation_backward_lambda(act, x, grad_y, out=None, *, blocks=None):
     out : cupy.ndarray, optional
         Where to write dL/dx; may be ``x`` or ``grad_y`` itself.
     blocks : int, optional
-        Grid size of the reduction launch (default: 16 blocks per SM, at most one block per
-        256 elements).
+        Grid size of the reduction launch, in ``[1, MAX_BLOCKS]`` (default: 16 blocks per SM,
+        at most one block per 256 elements).
+    lambda_out : cupy.ndarray, optional
+        A 0-d float64 array on ``x``'s device to hold dL/dlam: it is zeroed on the current
+        stream and reused, so a training loop allocates its accumulator once. By default a
+        new one is allocated.
 
     Returns
     -------
     grad_x : cupy.ndarray
         dL/dx.
     grad_lambda : cupy.ndarray
-        0-d float64 array on the device holding dL/dlam (``float()`` it to synchronize).
+        0-d float64 array on the device holding dL/dlam (``lambda_out`` when given;
+        ``float()`` it to synchronize).
 
     Raises
     ------
     ValueError
-        For an activation outside the SELU family, or as :func:`activation_backward`.
+        For an activation outside the SELU family, ``blocks`` out of range, a bad
+        ``lambda_out``, or as :func:`activation_backward`.
     """
     cupy, plan = _prepare(act, x, [("grad_y", grad_y)])
     if not plan.has_lambda:
@@ -587,8 +416,9 @@ def activation_backward_lambda(act, x, grad_y, out=None, *, blocks=None):
     gx = _output(cupy, out, x, [("x", x), ("grad_y", grad_y)])
     n = x.size
     with x.device:
-        acc = cupy.zeros((), dtype=np.float64)
         grid = _reduction_grid(n, x.device.id, blocks)
+        acc = _accumulator(cupy, lambda_out, x)
+        acc.data.memset_async(0, acc.nbytes)  # on the current stream, before the launch
         if n:
             fn = _function(x.device.id, plan, "backward_lambda", x.dtype)
             params = _scalars(x.dtype, plan.params + (plan.scale,))

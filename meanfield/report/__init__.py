@@ -9,10 +9,10 @@ own ``SECTIONS``; :data:`SECTIONS` below is their concatenation, in report order
 
 from __future__ import annotations
 
-from meanfield.report import papers
+from meanfield.report import correlations, design, papers
 from meanfield.report._core import Claim, ReportContext, run_report
 
 __all__ = ["Claim", "ReportContext", "SECTIONS", "run_report"]
 
 #: every report section, in order: one topic module after another
-SECTIONS = [*papers.SECTIONS]
+SECTIONS = [*papers.SECTIONS, *correlations.SECTIONS, *design.SECTIONS]

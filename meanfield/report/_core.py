@@ -114,7 +114,7 @@ def _progress(items, enabled):
     """The sections, wrapped in a tqdm bar on stderr that names the running section."""
     if not enabled:
         return items
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # a text bar everywhere (tqdm.auto wants ipywidgets in notebooks)
 
     return tqdm(items, desc="meanfield report", unit="section", dynamic_ncols=True)
 

@@ -1,5 +1,8 @@
 """Report sections that recompute the four papers' figures, tables and published numbers.
 
+Chen et al.'s sections live here; Yuan & Zhu's, Klambauer et al.'s and Lu et al.'s in
+:mod:`meanfield.report.papers_lu_klambauer_yuan`. :data:`SECTIONS` lists all of them in report order.
+
 Each section is a function ``section(ctx) -> list[Claim]`` (see :mod:`meanfield.report._core`).
 """
 
@@ -10,6 +13,13 @@ import numpy as np
 import meanfield as mf
 from meanfield._files import atomic_path, write_text_atomic
 from meanfield.report._core import Claim, _backend, _savefig, new_figure
+from meanfield.report.papers_lu_klambauer_yuan import (
+    lu_derivative_histograms,
+    lu_ratio_versus_width,
+    lu_signal_propagation,
+    r_score_versus_sigma,
+    selu_vector_field,
+)
 
 __all__ = ["SECTIONS"]
 
@@ -24,14 +34,16 @@ def published_numbers(ctx):
     norm = float(np.linalg.norm(jac, 2))
     return [
         Claim("Chen et al., Sec. 3", "SELU corresponds to eps = phi(1) - 1 = 0.0716",
-              f"{eps:.6f}", round(eps, 4) == 0.0716),
+              f"{eps:.6f}", round(eps, 4) == 0.0716, values={"eps": eps}),
         Claim("Lu et al.; Yuan & Zhu App. A.1", "ReLU-GPN is 1.4142 x (a = 1.4142, b = 0)",
-              f"a = {a_relu:.6f}, b = {b_relu:.1e}", round(a_relu, 4) == 1.4142 and abs(b_relu) < 1e-12),
+              f"a = {a_relu:.6f}, b = {b_relu:.1e}", round(a_relu, 4) == 1.4142 and abs(b_relu) < 1e-12,
+              values={"a": a_relu, "b": b_relu}),
         Claim("Yuan & Zhu App. A.1", "LReLU(0.01)-GPN has scale 1.4141", f"a = {a_lrelu:.6f}",
-              round(a_lrelu, 4) == 1.4141),
-        Claim("Yuan & Zhu, Fig. 2", "the R score of ReLU is -0.383", f"{r_relu:.6f}", round(r_relu, 3) == -0.383),
+              round(a_lrelu, 4) == 1.4141, values={"a": a_lrelu}),
+        Claim("Yuan & Zhu, Fig. 2", "the R score of ReLU is -0.383", f"{r_relu:.6f}", round(r_relu, 3) == -0.383,
+              values={"r_score": r_relu}),
         Claim("Klambauer et al.", "the SELU map's Jacobian at (0, 1) has spectral norm 0.7877 < 1",
-              f"{norm:.6f}", round(norm, 4) == 0.7877),
+              f"{norm:.6f}", round(norm, 4) == 0.7877, values={"spectral_norm": norm}),
     ]
 
 
@@ -39,7 +51,7 @@ def phi_versus_q(ctx):
     """phi(q) against 1/q for common activations (Chen et al., Definition 2)."""
     q = np.logspace(-1.5, 1.0, 300)
     fig, ax = new_figure(figsize=(6, 4))
-    ax.plot(q, 1 / q, "k--", lw=1.5, label="1/q")
+    ax.plot(q, 1 / q, "k--", lw=1.5, label="$1/q$")
     ax.axhline(1.0, color="0.6", lw=1)
     failing = {}
     for name in ("selu", "elu", "relu", "gelu", "tanh"):
@@ -47,7 +59,7 @@ def phi_versus_q(ctx):
         ax.plot(q, p, label=name)
         bad = q[~((p > np.minimum(1, 1 / q)) & (p < np.maximum(1, 1 / q)))]
         failing[name] = (bad.min(), bad.max()) if bad.size else None
-    ax.set(xscale="log", yscale="log", xlabel="q = E[h^2]", ylabel=r"$\phi(q) = E[f'(x)^2]$",
+    ax.set(xscale="log", yscale="log", xlabel=r"$q = E[h^2]$", ylabel=r"$\phi(q) = E[f'(x)^2]$",
            title=r"$\phi(q)$ vs $1/q$ (self-normalization: between 1 and 1/q)")
     ax.legend()
     png = _savefig(fig, ctx, "phi_vs_q")
@@ -60,27 +72,9 @@ def phi_versus_q(ctx):
                   "neighbourhood of q = 1 (phi(1) = 1 + eps > 1 there); ReLU (phi = 1/2) fails for all q < 2",
                   f"SELU fails on [{selu_bad[0]:.3f}, {selu_bad[1]:.3f}]; ReLU fails on "
                   f"[{relu_bad[0]:.3f}, {relu_bad[1]:.3f}]",
-                  selu_ok and relu_bad[0] <= q[0] and relu_bad[1] >= 1.9, png)]
-
-
-def r_score_versus_sigma(ctx):
-    """Yuan & Zhu's Fig. 2: the R score of common activations against the input scale."""
-    sigma = np.linspace(0.05, 3.0, 120)
-    fig, ax = new_figure(figsize=(6, 4))
-    scores = {}
-    for name in ("relu", "lrelu", "elu", "selu", "tanh", "swish", "gelu", "sigmoid"):
-        r = mf.r_score(name, sigma**2)
-        scores[name] = r
-        ax.plot(sigma, r, label=name)
-    ax.axhline(0.0, color="k", lw=1)
-    ax.set(xlabel=r"$\sigma$ (input standard deviation)", ylabel=r"$\mathcal{R}$ score",
-           title="R score = ln(Var f / (var E f'^2))  (Yuan & Zhu, Fig. 2)")
-    ax.legend(ncol=2)
-    png = _savefig(fig, ctx, "r_score")
-    worst = max(float(np.max(r)) for r in scores.values())
-    relu_spread = float(np.ptp(scores["relu"]))
-    return [Claim("Yuan & Zhu, Fig. 2", "R scores are below 0; ReLU's is constant at -0.383",
-                  f"max R = {worst:.3g}; ReLU spread {relu_spread:.1e}", worst < 0 and relu_spread < 1e-12, png)]
+                  bool(selu_ok and relu_bad[0] <= q[0] and relu_bad[1] >= 1.9), png,
+                  values={"selu_fails_on": [float(v) for v in selu_bad],
+                          "relu_fails_on": [float(v) for v in relu_bad]})]
 
 
 def output_mean_map(ctx):
@@ -94,13 +88,13 @@ def output_mean_map(ctx):
     worst_z = 0.0
     for var in variances:
         theory = mf.output_mean(act, means, var)
-        line, = ax.plot(means, np.abs(theory), label=f"var = {var:g} (theory)")
+        line, = ax.plot(means, np.abs(theory), label=rf"$\sigma^2 = {var:g}$ (theory, eq. 12)")
         x = means[:, None] + np.sqrt(var) * rng.standard_normal((means.size, samples))
         y = act.f(x)
         mc, err = y.mean(axis=1), y.std(axis=1) / np.sqrt(samples)
         ax.plot(means, np.abs(mc), "--", color=line.get_color(), alpha=0.8)
         worst_z = max(worst_z, float(np.max(np.abs(mc - theory) / err)))
-    ax.plot([], [], "k--", label="Monte Carlo")
+    ax.plot([], [], "k--", label=f"Monte Carlo ({samples:,} samples)")
     ax.set(xlabel=r"input mean $E[h_l]$", ylabel=r"$|E[f(h_l)]|$",
            title=r"SELU output mean, $h_l \sim N(E[h_l], \sigma^2)$ (Chen et al., Fig. 3)")
     ax.legend(fontsize=8)
@@ -110,127 +104,9 @@ def output_mean_map(ctx):
                   "large input variance biases the SELU output mean upward (and Monte Carlo matches eq. 12)",
                   f"E f at mean 0: {', '.join(f'{b:.3f}' for b in bias)} for var {variances}; "
                   f"max |MC - theory| = {worst_z:.2f} standard errors",
-                  bias[-1] > bias[1] > 0 > bias[0] - 1e-12 and worst_z < 5, png)]
-
-
-def selu_vector_field(ctx):
-    """Klambauer et al.: the mean/variance map g(mu, nu) - (mu, nu) as a vector field."""
-    mu, nu = np.meshgrid(np.linspace(-0.6, 0.6, 17), np.linspace(0.5, 1.6, 17))
-    fig, axes = new_figure(1, 2, figsize=(10, 4), sharey=True)
-    norms = []
-    # with omega = 0 the map does not depend on mu; use Klambauer's non-normalized weights
-    # omega = 0.1, tau = 1.05 too, where the fixed point moves but stays attracting
-    for ax, (omega, tau) in zip(axes, ((0.0, 1.0), (0.1, 1.05)), strict=True):
-        m, v = mf.selu_map("selu", mu, nu, omega, tau)
-        ax.quiver(mu, nu, m - mu, v - nu, np.hypot(m - mu, v - nu), angles="xy", cmap="viridis")
-        point = (0.0, 1.0)
-        for _ in range(500):
-            point = tuple(float(c) for c in mf.selu_map("selu", *point, omega, tau))
-        norms.append(float(np.linalg.norm(mf.selu_map_jacobian("selu", *point, omega, tau), 2)))
-        ax.plot(*point, "r*", ms=14, label=f"fixed point ({point[0]:.3f}, {point[1]:.3f}), |J| = {norms[-1]:.4f}")
-        ax.set(xlabel=r"mean $\mu$", title=rf"$\omega = {omega}$, $\tau = {tau}$")
-        ax.legend(fontsize=8, loc="lower right")
-    axes[0].set_ylabel(r"variance $\nu$")
-    fig.suptitle(r"SELU mean/variance map: arrows $g(\mu, \nu) - (\mu, \nu)$ (Klambauer et al.)")
-    png = _savefig(fig, ctx, "selu_vector_field")
-    return [Claim("Klambauer et al.", "the SELU map has an attracting fixed point near (0, 1), also for "
-                  "non-normalized weights (omega = 0.1, tau = 1.05)",
-                  f"spectral norms {norms[0]:.4f}, {norms[1]:.4f}", max(norms) < 1, png)]
-
-
-def _lu_runs(ctx):
-    """Lu et al.'s synthetic study: L = 200, n = 500, orthogonal weights (cached per report run)."""
-    if ctx._lu is None:
-        runs = {}
-        for name in ("tanh", "selu"):
-            base = mf.get_activation(name)
-            for act in (base, base.gpn()):
-                runs[act.name] = mf.simulate(act, depth=200, width=500, batch=16 if not ctx.full else 64,
-                                             weights="orthogonal", seed=1, n_seeds=2,
-                                             histogram_layers=[1, 50, 200], backend=_backend(ctx))
-        ctx._lu = runs
-    return ctx._lu
-
-
-def lu_signal_propagation(ctx):
-    """Lu et al.: |x_l|^2/n and |dE/dW_l|_F over 200 layers, tanh vs tanh-GPN, SELU vs SELU-GPN."""
-    runs = _lu_runs(ctx)
-    fig, axes = new_figure(2, 2, figsize=(10, 7))
-    for col, name in enumerate(("tanh", "selu")):
-        for label in (name, f"{name}-gpn"):
-            t = runs[label]
-            layers = t.layers
-            axes[0, col].plot(layers, t.record("x_sq").mean(0), label=label)
-            axes[1, col].semilogy(layers, t.record("grad_w_fro").mean(0), label=label)
-        axes[0, col].set(xlabel="layer l", ylabel=r"$\|x^l\|_2^2 / n$", title=f"{name}: forward")
-        axes[1, col].set(xlabel="layer l", ylabel=r"$\|\partial E / \partial W^l\|_F$", title=f"{name}: backward")
-        for ax in axes[:, col]:
-            ax.legend()
-    fig.suptitle("Orthogonal weights, L = 200, n = 500 (Lu, Gould & Ajanthan)")
-    fig.tight_layout()
-    png = _savefig(fig, ctx, "lu_signal_propagation")
-    tanh_last = float(runs["tanh"].record("x_sq")[:, -1].mean())
-    gpn_x = runs["tanh-gpn"].record("x_sq")
-    ratio = {k: float(np.mean([r.max() / r.min() for r in runs[k].record("grad_w_fro")])) for k in runs}
-    return [
-        Claim("Lu et al., synthetic experiments", "tanh's forward signal collapses while tanh-GPN keeps "
-              "|x_l|^2/n near 1", f"tanh |x_200|^2/n = {tanh_last:.4f}; tanh-GPN in "
-              f"[{gpn_x.min():.2f}, {gpn_x.max():.2f}]",
-              tanh_last < 0.05 and 0.7 < gpn_x.min() and gpn_x.max() < 1.4, png),
-        Claim("Lu et al., synthetic experiments", "SELU's weight gradients explode across layers; SELU-GPN's "
-              "stay within a small ratio", f"max/min |dE/dW_l|_F: SELU {ratio['selu']:.0f}, SELU-GPN "
-              f"{ratio['selu-gpn']:.2f}", ratio["selu"] > 100 and ratio["selu-gpn"] < 3, png),
-    ]
-
-
-def lu_derivative_histograms(ctx):
-    """Lu et al.: histograms of f'(h_l) (the Jacobian's singular values) for tanh vs tanh-GPN."""
-    runs = _lu_runs(ctx)
-    fig, axes = new_figure(1, 2, figsize=(10, 3.8), sharey=False)
-    spreads = {}
-    for ax, label in zip(axes, ("tanh", "tanh-gpn"), strict=True):
-        h = runs[label].histograms
-        for i, layer in enumerate(h["layers"]):
-            counts, edges = h["df"][0, i], h["df_edges"][0, i]
-            centres = 0.5 * (edges[1:] + edges[:-1])
-            ax.plot(centres, counts / counts.sum(), drawstyle="steps-mid", label=f"layer {layer}")
-            if layer == h["layers"][-1]:
-                mean = np.sum(centres * counts) / counts.sum()
-                spreads[label] = float(np.sqrt(np.sum((centres - mean) ** 2 * counts) / counts.sum()))
-        ax.set(xlabel=r"$\phi'(h_i^l)$", ylabel="fraction", title=label)
-        ax.legend()
-    fig.suptitle("Singular values of the layer Jacobian's activation part (L = 200, n = 500)")
-    png = _savefig(fig, ctx, "lu_derivative_histograms")
-    return [Claim("Lu et al., synthetic experiments", "tanh becomes pseudo-linear (f'(h) concentrates) "
-                  "while tanh-GPN stays nonlinear", f"s.d. of f'(h_200): tanh {spreads['tanh']:.3f}, "
-                  f"tanh-GPN {spreads['tanh-gpn']:.3f}", spreads["tanh"] < 0.05 < spreads["tanh-gpn"], png)]
-
-
-def lu_ratio_versus_width(ctx):
-    """Lu et al.: gradient-norm ratio max_l/min_l |dE/dW_l|_F against width, L = 200."""
-    widths = (50, 100, 200, 500, 1000) if ctx.full else (50, 100, 200, 500)
-    fig, ax = new_figure(figsize=(6, 4))
-    ratios = {}
-    for name in ("tanh", "selu"):
-        act = mf.get_activation(name).gpn()
-        values = []
-        for n in widths:
-            t = mf.simulate(act, depth=200, width=n, batch=8, weights="orthogonal", seed=2, n_seeds=3,
-                            backend=_backend(ctx))
-            values.append([r.max() / r.min() for r in t.record("grad_w_fro")])
-        values = np.array(values)
-        ratios[act.name] = values.mean(1)
-        ax.errorbar(widths, values.mean(1), yerr=values.std(1, ddof=1) / np.sqrt(values.shape[1]),
-                    marker="o", capsize=3, label=act.name)
-    ax.set(xscale="log", xlabel="width n", ylabel=r"$\max_l \|\partial E/\partial W^l\|_F / \min_l$",
-           title="Gradient norm ratio, L = 200, orthogonal weights (Lu et al.)")
-    ax.legend()
-    png = _savefig(fig, ctx, "lu_ratio_vs_width")
-    decreasing = all(r[-1] < r[0] for r in ratios.values())
-    return [Claim("Lu et al., synthetic experiments", "larger width gives more stable gradients "
-                  "(the ratio shrinks with n)",
-                  "; ".join(f"{k}: {v[0]:.2f} at n={widths[0]} -> {v[-1]:.2f} at n={widths[-1]}"
-                            for k, v in ratios.items()), decreasing, png)]
+                  bias[-1] > bias[1] > 0 > bias[0] - 1e-12 and worst_z < 5, png,
+                  values={"variances": list(variances), "output_mean_at_mean_0": bias,
+                          "max_abs_z_mc_vs_theory": worst_z})]
 
 
 FIG1_EPS = 0.03  # Chen et al. do not state Fig. 1's eps; lSELU with lam = 1.40 needs eps <= 0.057
@@ -241,11 +117,11 @@ def chen_fig1(ctx):
     q = np.linspace(0.02, 2.0, 300)
     x = np.linspace(-5, 5, 400)
     dselu = mf.solve("dselu", eps=FIG1_EPS).activation
-    fig, axes = new_figure(2, 2, figsize=(10, 7))
+    fig, axes = new_figure(2, 2, figsize=(10, 7), layout="constrained")
     closer = {}
     for row, (family, lams) in enumerate((("sselu", (0.51, 1.02, 1.20)), ("lselu", (0.17, 1.00, 1.40)))):
         ax_phi, ax_f = axes[row]
-        ax_phi.plot(q, 1 / q, "k--", label="1/q")
+        ax_phi.plot(q, 1 / q, "k--", label="$1/q$")
         ax_phi.plot(q, mf.phi(dselu, q), "k-", lw=1, label="dSELU")
         ax_f.plot(x, np.maximum(x, 0), ":", color="0.5", label="ReLU")
         ax_f.plot(x, dselu.f(x), "k-", lw=1, label="dSELU")
@@ -253,21 +129,22 @@ def chen_fig1(ctx):
         for lam in lams:
             act = mf.solve(family, eps=FIG1_EPS, lam=lam).activation
             p = mf.phi(act, q)
-            ax_phi.plot(q, p, label=f"{family} lam = {lam:.2f}")
-            ax_f.plot(x, act.f(x), label=f"{family} lam = {lam:.2f}")
+            ax_phi.plot(q, p, label=rf"{family} $\lambda = {lam:.2f}$")
+            ax_f.plot(x, act.f(x), label=rf"{family} $\lambda = {lam:.2f}$")
             gaps.append(float(np.mean(np.abs(np.log(p * q)))))
         closer[family] = (gaps, float(np.mean(np.abs(np.log(mf.phi(dselu, q) * q)))))
-        ax_phi.set(xlabel="q", ylabel=r"$\phi(q)$", ylim=(0.4, 1.9),
-                   title=f"({'ac'[row]}) {family}: phi(q), eps = {FIG1_EPS}")
-        ax_f.set(xlabel="x", ylabel="f(x)", ylim=(-4.5, 6), title=f"({'bd'[row]}) {family}: f(x)")
+        ax_phi.set(xlabel="$q$", ylabel=r"$\phi(q)$", ylim=(0.4, 1.9),
+                   title=rf"({'ac'[row]}) {family}: $\phi(q)$, $\epsilon = {FIG1_EPS}$")
+        ax_f.set(xlabel="$x$", ylabel="$f(x)$", ylim=(-4.5, 6), title=f"({'bd'[row]}) {family}: $f(x)$")
         ax_phi.legend(fontsize=8)
         ax_f.legend(fontsize=8)
-    fig.tight_layout()
     png = _savefig(fig, ctx, "chen_fig1")
     ok = all(min(g) < d for g, d in closer.values())
     return [Claim("Chen et al., Fig. 1", "with proper lam, sSELU and lSELU bring phi(q) closer to 1/q than dSELU",
                   "; ".join(f"{k}: mean |ln(q phi)| {min(g):.4f} (best lam) vs dSELU {d:.4f}"
-                            for k, (g, d) in closer.items()), ok, png)]
+                            for k, (g, d) in closer.items()), ok, png,
+                  values={f"{k}_{name}": value for k, (g, d) in closer.items()
+                          for name, value in (("best_mean_abs_log_q_phi", min(g)), ("dselu_mean_abs_log_q_phi", d))})]
 
 
 def chen_fig2(ctx):
@@ -281,21 +158,21 @@ def chen_fig2(ctx):
         for i, eps in enumerate(eps_values):
             act = mf.solve(family, eps=eps).activation
             d = mf.delta(act, q)
-            ax.plot(q, 1 + d, style, color=f"C{i}", label=f"eps = {eps}" if family == "dselu" else None)
+            ax.plot(q, 1 + d, style, color=f"C{i}", label=rf"$\epsilon = {eps}$" if family == "dselu" else None)
             at_one.append(abs(float(mf.delta(act, 1.0)) - eps))
             above.setdefault(family, []).append(float(mf.delta(act, 2.0)))
     for family, style in styles.items():
         ax.plot([], [], style, color="k", label=family)
-    ax.set(xlabel="q", ylabel=r"$1 + \delta_q$", title=r"$1 + \delta_q$ (Chen et al., Fig. 2)")
+    ax.set(xlabel="$q$", ylabel=r"$1 + \delta_q$", title=r"$1 + \delta_q$ (Chen et al., Fig. 2)")
     ax.legend(fontsize=8, ncol=2)
     png = _savefig(fig, ctx, "chen_fig2")
     higher = all(s > d and l > d for s, l, d in zip(above["sselu"], above["lselu"], above["dselu"], strict=True))
     return [
         Claim("Chen et al., Sec. 4 (Fig. 2)", "delta_q = eps at q = 1", f"max |delta_1 - eps| = {max(at_one):.1e}",
-              max(at_one) < 1e-10, png),
+              max(at_one) < 1e-10, png, values={"max_abs_delta_1_minus_eps": max(at_one)}),
         Claim("Chen et al., Sec. 4 (Fig. 2)", "sSELU and lSELU have higher delta_(q>1) than dSELU at the same eps",
               "delta at q = 2: " + "; ".join(f"{k} {', '.join(f'{v:.4f}' for v in vals)}" for k, vals in above.items()),
-              higher, png),
+              higher, png, values={"eps": list(eps_values), **{f"{k}_delta_at_q_2": v for k, v in above.items()}}),
     ]
 
 
@@ -304,11 +181,11 @@ def chen_fig5(ctx):
     width = 1024 if ctx.full else 256
     layers = [1, 4, 16, 64]
     cases = [("sselu", 0.51), ("sselu", None), ("lselu", 0.17), ("lselu", None)]
-    fig, axes = new_figure(1, 4, figsize=(14, 3.4), sharey=False)
+    fig, axes = new_figure(1, 4, figsize=(14, 3.8), sharey=False, layout="constrained")
     means, small, large = {}, [], []  # output means by label; lam < 1 given vs lam solved (>= 1)
     for ax, (family, lam) in zip(axes, cases, strict=True):
         sol = mf.solve(family, eps=FIG1_EPS, lam=lam)
-        t = mf.simulate(sol.activation, depth=64, width=width, batch=32, seed=5, histogram_layers=layers,
+        t = mf.simulate(sol.activation, depth=64, width=width, batch=32, seed=5, n_seeds=1, histogram_layers=layers,
                         backend=_backend(ctx))
         h = t.histograms
         for i, layer in enumerate(h["layers"]):
@@ -318,14 +195,18 @@ def chen_fig5(ctx):
         label = f"{family}, lam = {sol.params['lam']:.2f}"
         means[label] = float(t.record("mean")[0, -1])
         (small if lam is not None else large).append(means[label])
-        ax.set(xlabel="output activation x", ylabel="fraction", title=label)
-        ax.legend(fontsize=7)
-    fig.suptitle(f"Activation histograms in a 64-layer net, width {width} (Chen et al., Fig. 5)")
-    fig.tight_layout()
+        ax.axvline(means[label], color="k", ls="--", lw=1, label="output mean at layer 64")
+        ax.set(xlabel="output activation $x$", ylabel="fraction of units",
+               title=rf"{family}, $\lambda = {sol.params['lam']:.2f}$: mean {means[label]:.3f}")
+    # one legend below the panels: inside, it would cover the histograms
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=5, frameon=False)
+    fig.suptitle(rf"Activation histograms in a 64-layer net, width {width}, $\epsilon = {FIG1_EPS}$ "
+                 "(Chen et al., Fig. 5)")
     png = _savefig(fig, ctx, "chen_fig5")
     return [Claim("Chen et al., App. A.4 (Fig. 5)", "lam < 1 gives a spike near 0 and a negative output mean; "
                   "lam >= 1 keeps the mean near 0", "; ".join(f"{k}: mean {v:.3f}" for k, v in means.items()),
-                  max(small) < min(large) and max(abs(v) for v in large) < 0.2, png)]
+                  max(small) < min(large) and max(abs(v) for v in large) < 0.2, png,
+                  values={f"output_mean_64 {k}": v for k, v in means.items()})]
 
 
 def chen_fig6(ctx):
@@ -340,7 +221,7 @@ def chen_fig6(ctx):
         trends[family] = peaks
         ax.plot(lams, peaks, marker=".", label=family)
     ax.set(xlabel=r"$\lambda$", ylabel=r"$\max_{q \in (0, 2]} (1 + \delta_q)$",
-           title=f"Influence of lam on 1 + delta_q, eps = {FIG1_EPS} (Chen et al., Fig. 6)")
+           title=rf"Influence of $\lambda$ on $1 + \delta_q$, $\epsilon = {FIG1_EPS}$ (Chen et al., Fig. 6)")
     ax.legend()
     png = _savefig(fig, ctx, "chen_fig6")
     inner = lams <= 1.3  # up to near the feasibility edge lam = sqrt(2)
@@ -351,7 +232,8 @@ def chen_fig6(ctx):
                   "; ".join(f"{k}: {v[0]:.4f} at lam 0.3 -> {v[int(np.sum(inner)) - 1]:.4f} at lam 1.3"
                             for k, v in trends.items())
                   + "".join(f"; {k} turns up again at lam {u:.2f} (near sqrt(2))" for k, u in upturns.items()),
-                  decreasing, png)]
+                  decreasing, png,
+                  values={"lam": lams.tolist(), **{f"{k}_max_1_plus_delta": v for k, v in trends.items()}})]
 
 
 def chen_table5(ctx):
@@ -377,12 +259,16 @@ def chen_table5(ctx):
         Claim("Chen et al., Table 5 / App. D", "sSELU and lSELU reach a smaller gamma1 than dSELU at eps = "
               "0.01, 0.017, 0.03, 0.06 (table5.md, table5.csv)",
               ", ".join(f"eps {e}: {g[('sselu', False, e)]:.4f}/{g[('lselu', False, e)]:.4f} "
-                        f"vs {g[('dselu', False, e)]:.4f}" for e in eps_list), better),
+                        f"vs {g[('dselu', False, e)]:.4f}" for e in eps_list), better,
+              values={"eps": list(eps_list), **{f"{f}_gamma1": [g[(f, False, e)] for e in eps_list]
+                                                for f in ("dselu", "sselu", "lselu")}}),
         Claim("Chen et al., App. D", "at eps = 0.06 sSELU/lSELU have about SELU's gamma1",
-              f"max |gamma1 - gamma1(SELU)| = {near:.4f}", near < 0.01),
+              f"max |gamma1 - gamma1(SELU)| = {near:.4f}", near < 0.01,
+              values={"max_abs_gamma1_minus_selu": near}),
         Claim("Chen et al., App. A.4", "centralized sSELU and lSELU at eps = 0.03 have lam = 1.0360 and 1.0362",
               f"{cent['sselu']:.4f}, {cent['lselu']:.4f}",
-              round(cent["sselu"], 4) == 1.0360 and round(cent["lselu"], 4) == 1.0362),
+              round(cent["sselu"], 4) == 1.0360 and round(cent["lselu"], 4) == 1.0362,
+              values={"sselu_lam": cent["sselu"], "lselu_lam": cent["lselu"]}),
     ]
 
 

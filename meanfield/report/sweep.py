@@ -76,6 +76,9 @@ def plot_width_study(ds, ctx, stem="lu_width_sweep"):
              title=f"Gradient norm ratio, L = {depth}")
     right.set(xscale="log", xlabel="width n", ylabel=r"$\|x^L\|^2 / n$",
               title="Last layer's signal (dashed: mean-field theory)")
+    for ax in (left, right):
+        ax.set_xticks(widths, [str(int(w)) for w in widths])
+        ax.minorticks_off()
     left.legend()
     fig.suptitle(f"meanfield sweep: {int(ds.sizes['seed'])} nets per point "
                  "(Lu, Gould & Ajanthan, synthetic experiments)")

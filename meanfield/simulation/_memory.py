@@ -27,8 +27,7 @@ WORK_ARRAYS_NB = 10
 WORK_ARRAYS_NN = 3
 
 
-def estimate_memory(depth, width, batch, *, dtype="float64", weights="gaussian", cache_weights=False,
-                    implicit=False, n_hist=0, bins=50):
+def estimate_memory(depth, width, batch, *, dtype="float64", cache_weights=False, n_hist=0, bins=50):
     """Bytes that :func:`~meanfield.simulation.simulate` needs for one net (nets run one at a time).
 
     With ``e`` the item size of ``dtype``, ``n = width``, ``B = batch``, ``L = depth``::
@@ -38,12 +37,28 @@ def estimate_memory(depth, width, batch, *, dtype="float64", weights="gaussian",
         weights = e L n^2                if cache_weights (kept for the backward pass)
         work    = 8 (WORK_ARRAYS_NB n B + WORK_ARRAYS_NN n^2)
 
-    and ``kept + weights + work`` is returned (histograms add ``2 n_hist (2 bins + 1)``
+    for either kind of weights (kept Haar reflectors also take ``n^2`` numbers), and
+    ``kept + weights + work`` is returned (histograms add ``2 n_hist (2 bins + 1)``
     numbers). At ``L = 200``, ``n = 2000``, ``B = 1024``, float64: ``kept`` = 3.05 GiB and the
-    total is 3.28 GiB.
+    total is 3.29 GiB. Checked against the measured peak RSS by ``benchmarks/bench_memory.py``.
+
+    Parameters
+    ----------
+    depth, width, batch : int
+        As in :func:`~meanfield.simulation.simulate`.
+    dtype : {"float64", "float32"}
+    cache_weights : bool
+        Whether all layers' weights are kept (simulate's ``cache_weights``, resolved).
+    n_hist, bins : int
+        Number of histogram layers and bins.
+
+    Returns
+    -------
+    int
+        Bytes, host memory on the NumPy backend (device memory on CuPy).
 
     >>> round(estimate_memory(200, 2000, 1024) / 2**30, 2)
-    3.28
+    3.29
     """
     e = np.dtype(dtype).itemsize
     n, b, depth = int(width), int(batch), int(depth)
@@ -60,7 +75,7 @@ def check_memory(estimate, available, *, depth, width, batch):
     if available is None or estimate <= available:
         return
     raise ValueError(
-        f"simulate needs about {_gib(estimate)} (depth={depth} x width={width} x batch={batch} "
+        f"simulate needs about {_gib(estimate)} of memory (depth={depth} x width={width} x batch={batch} "
         f"numbers kept for the backward pass plus width^2 for a weight draw; see simulate's Notes) "
         f"but only {_gib(available)} is available: reduce depth, width or batch")
 

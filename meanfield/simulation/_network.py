@@ -169,7 +169,7 @@ def simulate(act, *, depth, width, batch=DEFAULT_BATCH, weights="gaussian", weig
     ``2 B <= n`` and ``e L n B`` (``h_l`` alone; ``x_{l-1}`` and ``f'(h_{l-1})`` are recomputed
     from it) otherwise, plus ``e L n^2`` for kept weights, plus a working set of
     ``8 (10 n B + 3 n^2)``. At ``L = 200``, ``n = 2000``, ``B = 1024`` in float64: 3.05 GiB
-    kept, 3.28 GiB in all. ``simulate`` refuses (ValueError with the estimate) when this
+    kept, 3.29 GiB in all. ``simulate`` refuses (ValueError with the estimate) when this
     exceeds the memory the backend reports available.
 
     >>> tr = simulate("selu", depth=3, width=64, batch=4, backend="numpy", n_seeds=2)
@@ -196,9 +196,8 @@ def simulate(act, *, depth, width, batch=DEFAULT_BATCH, weights="gaussian", weig
     if cache_weights is None:
         cache_weights = need <= WEIGHT_CACHE_BYTES
     cache_weights = check_bool(cache_weights, "cache_weights")
-    estimate = estimate_memory(depth, width, batch, dtype=dtype, weights=weights,
-                               cache_weights=cache_weights, implicit=implicit, n_hist=len(hist_at),
-                               bins=bins if isinstance(bins, int) else len(bins) - 1)
+    estimate = estimate_memory(depth, width, batch, dtype=dtype, cache_weights=cache_weights,
+                               n_hist=len(hist_at), bins=bins if isinstance(bins, int) else len(bins) - 1)
     check_memory(estimate, be.available_memory(), depth=depth, width=width, batch=batch)
 
     config = dict(width=width, weights=weights, weight_var=weight_var, weight_mean=weight_mean,

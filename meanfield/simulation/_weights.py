@@ -153,6 +153,8 @@ def layer_weights(seed, layer, *, width, weights="gaussian", weight_var=1.0, wei
     ndarray, shape (width, width)
         NumPy array (copied from the device for ``backend="cupy"``).
 
+    Examples
+    --------
     >>> W = layer_weights(0, 1, width=4, weights="orthogonal")
     >>> bool(np.allclose(W @ W.T, np.eye(4)))
     True

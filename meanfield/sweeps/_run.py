@@ -58,11 +58,17 @@ def sweep(grid, *, depth=None, width=None, n_seeds=1, activation=None, seed=0, s
         Maps sweep keys to lists of values; the case dimensions, in this order. Keys are
         :func:`~meanfield.simulation.simulate`'s arguments (``depth``, ``width``, ``batch``,
         ``weights``, ``weight_var``, ``weight_mean``, ``dtype``, ``backend``, ...; whatever its
-        signature has, minus the seed and histogram arguments), plus ``activation`` (specs:
-        a built-in name such as ``"tanh"`` or ``"tanh-gpn"``, ``{"name", "params", "gpn",
-        "label"}``, ``{"expression", "params", "gpn", "label"}``; see
-        :mod:`meanfield.sweeps._specs`) and ``eps`` (the activation is then
-        ``solve(family, eps).activation`` for a solver family such as ``"sselu"``).
+        signature has, minus the seed and histogram arguments; see :func:`sweep_keys`), plus
+        ``activation`` and ``eps``. An activation travels to the workers as a *spec*, never as
+        a pickled function: a built-in name (``"tanh"``; ``"tanh-gpn"`` for its GPN version
+        ``a f + b``, Lu et al.), a dict ``{"name": "lrelu", "params": {"slope": 0.2},
+        "gpn": False, "label": "..."}``, a dict ``{"expression": "x*erf(x)", "params": {},
+        "gpn": False, "label": "..."}`` (SymPy text in ``x``, parsed without executing code),
+        or an :class:`~meanfield.activations.Activation` that is a built-in or a GPN version of
+        one. With ``eps`` the activations name solver families (``"dselu"``, ``"sselu"``,
+        ``"lselu"``, or ``{"name": "sselu", "centralized": True, "lam_min": 1.0}``) and each
+        case uses ``meanfield.solve(family, eps, ...).activation``, solved before any task
+        starts.
     depth, width : int, optional
         Fixed depth and width, unless they are grid keys.
     n_seeds : int
@@ -102,7 +108,7 @@ def sweep(grid, *, depth=None, width=None, n_seeds=1, activation=None, seed=0, s
     xarray.Dataset
         Dimensions (grid keys..., ``seed``, ``layer``): every :data:`~meanfield.trace.RECORDS`
         statistic over (grid keys..., seed, layer), ``theory_<field>`` for every
-        :class:`~meanfield.trace.TraceTheory` field over (grid keys..., layer), ``net_seed``,
+        :class:`~meanfield.trace_theory.TraceTheory` field over (grid keys..., layer), ``net_seed``,
         ``task_seconds`` and ``done`` over (grid keys..., seed). Cases shallower than the
         deepest are NaN beyond their depth. Attributes: the sweep's configuration
         (``sweep_config``, ``grid``, ``fixed``, ``activations``, ``solutions``), the seeds'
@@ -243,10 +249,6 @@ def _dashboard(cluster):
     return cluster.dashboard_link
 
 
-def _task_key(plan, task):
-    return f"meanfield-sweep-{plan.token}-{task['case']}-{task['seed_index']}"
-
-
 def _run_tasks(client, plan, todo, results, store, progress, timeout, n_total):
     """Submit ``todo``, store results as they arrive, checkpoint; return the failures."""
     from distributed import as_completed
@@ -254,24 +256,31 @@ def _run_tasks(client, plan, todo, results, store, progress, timeout, n_total):
     from meanfield.sweeps._tasks import run_task
 
     bar = _progress_bar(progress, len(todo), n_total)
-    futures = client.map(run_task, todo, key=[_task_key(plan, t) for t in todo], pure=False,
-                         retries=0)
+    token = plan.token
+    futures = client.map(run_task, todo, key=[f"meanfield-sweep-{token}-{t['case']}-{t['seed_index']}"
+                                              for t in todo], pure=False, retries=0)
     task_of = {f.key: t for f, t in zip(futures, todo, strict=True)}
     failures = []
     last = time.monotonic()
+    # results are gathered per batch of finished futures (one request per worker), not one
+    # blocking round trip per future
+    completed = as_completed(futures, timeout=timeout)
     try:
-        for future in as_completed(futures, timeout=timeout):
-            task = task_of[future.key]
-            if future.status == "finished":
-                results.add(task, future.result())
-            else:
-                exc = future.exception()
-                failures.append({"case": plan.cases[task["case"]]["label"],
-                                 "seed_index": task["seed_index"], "seed": task["seed"],
-                                 "error": f"{type(exc).__name__}: {exc}"})
-            future.release()
+        for batch in completed.batches():
+            finished = [f for f in batch if f.status == "finished"]
+            try:
+                values = client.gather(finished)
+            except Exception:  # noqa: BLE001 - a result lost in between: one by one below
+                finished, values = [], []
+            for future, result in zip(finished, values, strict=True):
+                results.add(task_of[future.key], result)
+            gathered = {f.key for f in finished}
+            for future in batch:
+                if future.key not in gathered:
+                    _collect(future, task_of[future.key], plan, results, failures)
+                future.release()
             if bar is not None:
-                bar.update(1)
+                bar.update(len(batch))
                 if failures:
                     bar.set_postfix(failed=len(failures))
             if store is not None and time.monotonic() - last >= CHECKPOINT_SECONDS:
@@ -286,6 +295,15 @@ def _run_tasks(client, plan, todo, results, store, progress, timeout, n_total):
         if store is not None:
             store.checkpoint(results)
     return failures
+
+
+def _collect(future, task, plan, results, failures):
+    """Store the result of one future, or record its failure with its case."""
+    try:
+        results.add(task, future.result())
+    except Exception as exc:  # noqa: BLE001 - the task's own error, reported with its case
+        failures.append({"case": plan.cases[task["case"]]["label"], "seed_index": task["seed_index"],
+                         "seed": task["seed"], "error": f"{type(exc).__name__}: {exc}"})
 
 
 def _progress_bar(enabled, n_todo, n_total):

@@ -35,11 +35,10 @@ class Results:
     """Every variable of a sweep as in-memory arrays, filled as tasks finish."""
 
     def __init__(self, plan):
-        from meanfield.sweeps._tasks import theory_fields
-        from meanfield.trace import RECORDS
+        from meanfield.sweeps._tasks import record_names, theory_fields
 
         self.plan = plan
-        self.record_names = tuple(RECORDS)
+        self.record_names = record_names()
         self.theory_names = theory_fields()
         cs, n_s, n_l = plan.shape, plan.n_seeds, plan.depth
         self.dims = {}
@@ -71,6 +70,8 @@ class Results:
         idx = self.index(task["case"])
         s = task["seed_index"]
         for r in self.record_names:
+            if r not in result["records"]:  # an optional record this case does not have
+                continue
             values = np.asarray(result["records"][r], dtype=np.float64)
             self.data[r][(*idx, s, slice(0, values.size))] = values
         if result.get("theory") is not None:

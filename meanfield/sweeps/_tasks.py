@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-__all__ = ["run_task", "theory_fields"]
+__all__ = ["record_names", "run_task", "theory_fields"]
 
 
 def run_task(task):
@@ -21,8 +21,8 @@ def run_task(task):
     Returns
     -------
     dict
-        ``records`` ({name: float64 array over layers} for every
-        :data:`meanfield.trace.RECORDS`), ``theory`` ({field: array or float} of
+        ``records`` ({name: float64 array over layers} for every record of
+        :func:`record_names` the trace holds), ``theory`` ({field: array or float} of
         :meth:`~meanfield.trace.Trace.theory}`, for the task with ``theory=True``; None
         otherwise or when the recursion fails), ``theory_error`` (str or None), ``seconds``.
 
@@ -33,12 +33,12 @@ def run_task(task):
     """
     from meanfield.simulation import simulate
     from meanfield.sweeps._specs import build_activation
-    from meanfield.trace import RECORDS
 
     start = time.perf_counter()
     act = build_activation(task["spec"])
-    trace = simulate(act, seed=task["seed"], progress=False, **task["kwargs"])
-    out = {"records": {k: trace.record(k)[0] for k in RECORDS}, "theory": None,
+    trace = simulate(act, seed=task["seed"], n_seeds=1, progress=False, **task["kwargs"])
+    records = {k: getattr(trace, k, None) for k in record_names()}
+    out = {"records": {k: v[0] for k, v in records.items() if v is not None}, "theory": None,
            "theory_error": None}
     if task["theory"]:
         try:
@@ -53,6 +53,14 @@ def run_task(task):
 
 def _theory_dict(theory):
     return {name: getattr(theory, name) for name in theory_fields()}
+
+
+def record_names():
+    """Every per-layer record a trace may hold: :data:`~meanfield.trace.RECORDS` and the optional
+    ones (``c``, recorded with ``input_correlation``; NaN in a sweep's result otherwise)."""
+    from meanfield import trace
+
+    return tuple(trace.RECORDS) + tuple(getattr(trace, "OPTIONAL_RECORDS", ()))
 
 
 @functools.cache

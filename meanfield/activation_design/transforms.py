@@ -7,7 +7,7 @@ normalization layers using Deep Kernel Shaping", Sec. 4-5; Zhang et al. 2022, "D
 without shortcuts: shaping the kernel with tailored rectifiers", Sec. 4). For an MLP of ``depth``
 identical layers the network's C map is the local C map composed ``depth`` times, so with
 ``C(1) = 1`` its slope at 1 is ``C'(1)^depth`` and, when ``C'(1) = 1``, its curvature at 1 is
-``depth * C''(1)`` (chain rule). The local conditions (see :mod:`meanfield.design.conditions`):
+``depth * C''(1)`` (chain rule). The local conditions (see :mod:`meanfield.activation_design.conditions`):
 
 =========================  ===========================================================
 DKS (smooth ``f``)         ``Q(1) = 1``, ``C(0) = 0`` (i.e. ``E g = 0``), ``Q'(1) = q_slope``,
@@ -20,7 +20,7 @@ DKS (ReLU)                 dks's special case: ``input_shift = +-1`` fixed, ``Q'
 
 At ``Q(1) = 1`` the local ``C'(1) = E[g'(z)^2] = phi(1)``: DKS's slope is Chen et al.'s ``1 + eps``.
 
-The system is solved by :func:`meanfield.design.design`'s Newton method with exact Jacobians, from
+The system is solved by :func:`~meanfield.activation_design.core.design`'s Newton method with exact Jacobians, from
 dks's own starting points (``input_scale`` in (1, 0.1), ``input_shift`` (and TAT's
 ``output_shift``) in (0, 1, -1), the output parameters completed as dks does), so the same root is
 found; like dks, TAT rejects roots with ``input_scale * output_scale >= 2``.
@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from meanfield.activation_design._families import AFFINE_NAMES, AffineFamily, transformed_activation
+from meanfield.activation_design.conditions import Evaluator, parse_condition
+from meanfield.activation_design.core import DESIGN_TOL, DesignError, _Problem, _solve_square
 from meanfield.activations import Activation, get_activation
-from meanfield.design._families import AFFINE_NAMES, AffineFamily, transformed_activation
-from meanfield.design.conditions import Evaluator, parse_condition
-from meanfield.design.core import DESIGN_TOL, DesignError, _Problem, _solve_square
 
 __all__ = ["Transform", "dks_transform", "lrelu_c_map", "tat_transform"]
 
@@ -114,9 +114,8 @@ def _target(value, name, low, strict_low=True):
 
 def _completed_starts(family, pairs, shifts_given):
     """dks's starts: (input_scale, input_shift[, output_shift]) with the output parameters computed."""
-    starts = []
     cond_mean, cond_q = parse_condition("mean"), parse_condition("second_moment")
-    for p in pairs:
+    for p in pairs:  # a generator: a start is completed only when the previous ones failed
         theta = {"input_scale": p[0], "input_shift": p[1], "output_shift": 0.0, "output_scale": 1.0}
         ev = Evaluator(family, theta, (), 1)
         try:
@@ -128,8 +127,7 @@ def _completed_starts(family, pairs, shifts_given):
         second = q + 2 * shift * mean + shift * shift
         if not second > 0:
             continue
-        starts.append(np.array([p[0], p[1], shift, 1.0 / math.sqrt(second)]))
-    return starts
+        yield np.array([p[0], p[1], shift, 1.0 / math.sqrt(second)])
 
 
 def _solve(base, conditions, starts_spec, shifts_given, accept, fixed=None):
@@ -137,13 +135,13 @@ def _solve(base, conditions, starts_spec, shifts_given, accept, fixed=None):
     unknowns = AFFINE_NAMES if fixed is None else tuple(n for n in AFFINE_NAMES if n not in fixed)
     problem = _Problem(family, unknowns, conditions, None, None)
     if problem.order >= 2:
-        from meanfield.design.core import _check_smooth_derivative
+        from meanfield.activation_design.core import _check_smooth_derivative
 
         _check_smooth_derivative(family, {**family.values})
     base_theta = {**family.values, **(fixed or {})}
     starts = _completed_starts(family, starts_spec, shifts_given)
     if fixed:
-        starts = [np.array([s[i] for i, n in enumerate(AFFINE_NAMES) if n not in fixed]) for s in starts]
+        starts = (np.array([s[i] for i, n in enumerate(AFFINE_NAMES) if n not in fixed]) for s in starts)
     x, _ = _solve_square(problem, None, base_theta, 0, 0, DESIGN_TOL, starts=starts,
                          accept=accept)
     theta = problem.theta(x, base_theta)

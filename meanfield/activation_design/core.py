@@ -5,7 +5,7 @@ The problem is
 .. math:: \\min_\\theta\\; J(\\theta) \\quad\\text{s.t.}\\quad c_i(\\theta) = t_i,\\;
           l_k \\le \\theta_k \\le u_k
 
-with ``c_i`` and ``J`` conditions of :mod:`meanfield.design.conditions` (Gaussian functionals of
+with ``c_i`` and ``J`` conditions of :mod:`meanfield.activation_design.conditions` (Gaussian functionals of
 the activation). Every functional comes with its exact gradient in ``theta``: the family is
 differentiated symbolically (SymPy) and the gradient integrated on the same quadrature nodes as the
 value, ``d/dtheta E[h] = E[dh/dtheta]``.
@@ -30,15 +30,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from meanfield.design._families import family_of
-from meanfield.design.conditions import Evaluator, parse_condition
+from meanfield.activation_design._families import family_of
+from meanfield.activation_design.conditions import Evaluator, parse_condition
 
 __all__ = ["DesignError", "DesignResult", "design", "DESIGN_TOL"]
 
 #: Largest residual of a returned design (the conditions are O(1) quantities).
 DESIGN_TOL = 1e-12
-#: Newton stops below this residual (float64 evaluation noise of the moments is ~1e-16).
-_NEWTON_TARGET = 2e-16
+#: Newton stops below this residual: the float64 noise floor of the moments is 1e-16..5e-16, where
+#: further steps only wander (and DESIGN_TOL is 1000 times larger).
+_NEWTON_TARGET = 1e-15
+#: Near the noise floor a step that does not reduce the residual is not retried with shorter steps.
+_FLOOR = 1e-13
 _MAX_NEWTON = 60
 #: Newton gives up on a start when a step needs more than this many quarterings ...
 _MAX_HALVINGS = 8
@@ -193,7 +196,7 @@ def _newton(problem, x0, base, fixed=None, max_iter=_MAX_NEWTON):
             break
         step = np.linalg.lstsq(jac, r, rcond=None)[0]
         t = 1.0
-        for _ in range(_MAX_HALVINGS):
+        for _ in range(_MAX_HALVINGS if norm > _FLOOR else 1):
             trial = x.copy()
             trial[free] -= t * step
             out_t, norm_t = _evaluate_or_none(problem, trial, base)
@@ -232,12 +235,12 @@ def design(act, unknowns, conditions, objective=None, bounds=None, start=None, *
         An :class:`~meanfield.activations.Activation` with a SymPy template (built-in or
         :meth:`~meanfield.activations.Activation.from_expression`), a built-in name, a SymPy
         expression string in ``x`` (its other symbols are parameters, valued by ``start``), or a
-        family such as :class:`~meanfield.design.AffineFamily` (DKS/TAT's affine transform).
+        family such as ``AffineFamily`` (DKS/TAT's affine transform, ``meanfield.activation_design``).
     unknowns : sequence of str
         The parameters to solve for; the others keep their values.
     conditions : dict
         ``{condition: target}``; a target ``(low, high)`` (None for open) is an inequality. See
-        :data:`~meanfield.design.conditions.CONDITIONS` for the names, e.g. ``"phi(1)"``,
+        :data:`~meanfield.activation_design.conditions.CONDITIONS` for the names, e.g. ``"phi(1)"``,
         ``"second_moment(1)"``, ``"mean"``, ``"q_slope(1)"``, ``"c_slope(1)"``, ``"c_curvature(1)"``,
         ``"c_map(0)"``, ``"gamma1"``, ``"output_mean(0, 2)"``.
     objective : str, optional

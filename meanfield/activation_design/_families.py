@@ -44,12 +44,14 @@ def _lambdified_derivatives(template, names, order, wrt):
         columns.append([expr] + [sp.diff(expr, sp.Symbol(w, real=True)) for w in wrt])
         expr = sp.diff(expr, X)
     flat = [e for col in columns for e in col]
-    fn = sp.lambdify([X, *symbols], flat, modules="numpy")
+    fn = sp.lambdify([X, *symbols], flat, modules="numpy", cse=True)
     return fn, len(wrt) + 1
 
 
 def _broadcast(value, shape):
-    return np.broadcast_to(np.asarray(value, dtype=float), shape)
+    if isinstance(value, np.ndarray) and value.shape == shape:
+        return value
+    return np.full(shape, float(value)) if np.ndim(value) == 0 else np.broadcast_to(value, shape)
 
 
 class SymbolicFamily:
