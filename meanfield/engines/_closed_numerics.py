@@ -187,10 +187,13 @@ def _below(k, c, a, mean, var):
             # most of the mass lies below a: the whole-line moment minus the (scaled, t' > 3)
             # upper tail. The expansion about a would cancel like a^k against the moments of
             # x - a (E[x^2 1_{x > -1e8}] at mean 0 came out as garbage).
-            tilt = np.exp(c * mean + 0.5 * c * c * var)
-            whole = tilt * _raw_moments(k, mean + c * var, var)[k]
-            tail = (-1) ** k * _below(k, -c, -a, np.where(far, -mean, -a - s), var)
-            plain = np.where(far, whole - tail, plain)
+            # (values outside `far` are computed at a harmless stand-in mean and discarded)
+            m_far = np.where(far, mean, a - 4 * s - c * var)
+            tilt = np.exp(c * m_far + 0.5 * c * c * var)
+            whole = tilt * _raw_moments(k, m_far + c * var, var)[k]
+            tail = (-1) ** k * _below(k, -c, -a, -m_far, var)
+            with np.errstate(invalid="ignore"):  # inf - inf only where the value overflows too
+                plain = np.where(far, whole - tail, plain)
     return np.where(pos, scaled, plain)
 
 
