@@ -5,8 +5,9 @@ tasks, depth 100, batch 8; seed 0 of each case also computes the theory, as in a
 
 * **serial**: a plain Python loop in this process over the same tasks (the function a worker
   runs, :func:`meanfield.sweeps._tasks.run_task`, so both sides do identical work);
-* **cluster**: ``meanfield.sweep(grid, client=client)`` on a ``distributed.LocalCluster`` of
-  ``--workers`` single-threaded worker processes (default: the usable cores), started once
+* **cluster**: ``meanfield.sweep(grid, client=client)`` on the ``distributed.LocalCluster``
+  that ``sweep`` starts by itself (:func:`meanfield.sweeps._run.start_local_cluster`:
+  ``--workers`` single-threaded worker processes, default the usable cores), started once
   before the timing (its start-up time is printed separately). The timing covers the whole
   call: checking the grid, submitting, gathering, building the ``xarray.Dataset``.
 
@@ -17,7 +18,9 @@ Targets (2-core machine): speed-up cluster/serial in tasks per second >= 1.7; sc
 overhead per task <= 5 ms, measured two ways: (a) on the main grid,
 ``(wall x workers - sum of the tasks' own seconds) / tasks``, the worker time per task not spent
 in ``simulate``; (b) ``wall / tasks`` of a sweep of ``--tiny-tasks`` near-empty tasks (depth 1,
-width 2: each well under a millisecond of compute), i.e. the per-task cost of the machinery.
+width 2: each well under a millisecond of compute), i.e. the per-task cost of the machinery,
+printed beside plain Dask (``client.gather(client.map(run_task, tasks))`` of the same tasks)
+so that the cost of Dask itself and what ``sweep`` adds to it can be told apart.
 
 Run:  python benchmarks/bench_sweep.py [--repeats 5] [--workers 2]
 Smoke: python benchmarks/bench_sweep.py --repeats 1 --depth 5 --tiny-tasks 32
@@ -26,7 +29,6 @@ Smoke: python benchmarks/bench_sweep.py --repeats 1 --depth 5 --tiny-tasks 32
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import platform
 import statistics
@@ -84,7 +86,7 @@ def main(argv=None):
 
     import meanfield
     from meanfield.sweeps import BLAS_THREAD_ENV
-    from meanfield.sweeps._run import usable_cores
+    from meanfield.sweeps._run import start_local_cluster, usable_cores
 
     workers = args.workers or usable_cores()
     grid = {"activation": ["tanh", "relu"], "width": [96, 128, 160, 192]}
@@ -112,22 +114,26 @@ def main(argv=None):
     print()
 
     start = time.perf_counter()
-    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None,
-                                       silence_logs=logging.ERROR, env=dict(BLAS_THREAD_ENV))
+    cluster = start_local_cluster(workers, dashboard_address=None)  # the cluster sweep() starts
     client = distributed.Client(cluster)
     startup = time.perf_counter() - start
     try:
         _serial(tasks)  # warm-up: imports and cached closed forms in this process
         _cluster(grid, fixed, args.n_seeds, client)  # the same in the workers
         _cluster(tiny_grid, tiny_fixed, tiny_seeds, client)
-        serial, wall, busy, tiny = [], [], [], []
+        from meanfield.sweeps._tasks import run_task
+
+        tiny_tasks = _tasks(tiny_grid, tiny_fixed, tiny_seeds)
+        serial, wall, busy, tiny, plain = [], [], [], [], []
         for _ in range(args.repeats):
             serial.append(_serial(tasks))
             w, b = _cluster(grid, fixed, args.n_seeds, client)
             wall.append(w)
             busy.append(b)
             tiny.append(_cluster(tiny_grid, tiny_fixed, tiny_seeds, client)[0])
+            start = time.perf_counter()  # Dask alone: the same tiny tasks, map + gather
+            client.gather(client.map(run_task, tiny_tasks, pure=False))
+            plain.append(time.perf_counter() - start)
     finally:
         client.close()
         cluster.close()
@@ -149,6 +155,9 @@ def main(argv=None):
     print(f"overhead per task (a) worker time not in simulate: {oa[0]:.2f} ms [{oa[1]:.2f}, {oa[2]:.2f}]")
     print(f"overhead per task (b) {n_tiny} near-empty tasks, wall/task: {ob[0]:.2f} ms "
           f"[{ob[1]:.2f}, {ob[2]:.2f}] (target <= {OVERHEAD_TARGET_MS} ms)")
+    pb = _summary([t / n_tiny * 1e3 for t in plain])
+    print(f"  baseline: plain Dask client.map + gather of the same near-empty tasks: {pb[0]:.2f} ms "
+          f"[{pb[1]:.2f}, {pb[2]:.2f}] per task; sweep / plain Dask = {ob[0] / pb[0]:.2f}")
     ok = sp[0] >= SPEEDUP_TARGET and max(oa[0], ob[0]) <= OVERHEAD_TARGET_MS
     print(f"{'OK' if ok else 'MISSED'}: speed-up {sp[0]:.2f} >= {SPEEDUP_TARGET}, overhead "
           f"{max(oa[0], ob[0]):.2f} ms <= {OVERHEAD_TARGET_MS} ms")

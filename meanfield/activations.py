@@ -266,6 +266,8 @@ class Activation:
 
         The closed-form engine needs a SymPy expression, so such activations use quadrature.
 
+        Examples
+        --------
         >>> act = Activation.from_callables(lambda x: np.maximum(x - 0.3, 0.0))
         >>> [round(k, 10) for k in act.kinks]
         [0.3]
@@ -278,22 +280,32 @@ class Activation:
 
         if not callable(f) or (df is not None and not callable(df)):
             raise ValueError("f and df must be callables of a NumPy array")
+        # a callable returning None, complex values or the wrong shape is named as such
+        user_f = f  # the complex-step derivative below evaluates f at complex points
+        f, df = _checked_output(f, f"activation {name!r}: f"), _checked_output(df, f"activation {name!r}: df")
         if kinks is None:
             kinks = detect_kinks(df) if df is not None else detect_kinks_from_values(f)
         kinks = tuple(check_finite_scalar(k, "kinks entry") for k in kinks)
         if df is None:
-            df = numerical_derivative(f, kinks)
-        # a callable returning None, complex values or the wrong shape is named as such
-        return cls(name, params={},
-                   f=lambda x: check_activation_output(f(x), x, f"activation {name!r}: f"),
-                   df=lambda x: check_activation_output(df(x), x, f"activation {name!r}: df"),
-                   kinks=kinks,
+            df = _checked_output(numerical_derivative(user_f, kinks), f"activation {name!r}: df")
+        return cls(name, params={}, f=f, df=df, kinks=kinks,
                    scale=check_finite_scalar(scale, "scale"), mp_f=mp_f, mp_df=mp_df,
                    description="user callables")
 
 
 # ------------------------------------------------------------------------------------------------
 # helpers
+
+
+def _checked_output(func, what):
+    """``func`` with its output checked by :func:`~meanfield._validation.check_activation_output`."""
+    if func is None:
+        return None
+
+    def checked(x):
+        return check_activation_output(func(x), x, what)
+
+    return checked
 
 
 def _as_float(x):

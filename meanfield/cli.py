@@ -50,8 +50,8 @@ def main(argv=None):
         parser = build_parser()
         args = parser.parse_args(argv)
         if getattr(args, "handler", None) is None:
-            parser.print_help(sys.stderr)
-            return 2
+            raise UsageError(f"a COMMAND is required, one of: {', '.join(COMMAND_MODULES)} "
+                             "(meanfield --help describes them)")
         return int(args.handler(args) or 0)
     except (UsageError, ValueError) as exc:
         message = str(exc).replace("\n", " ")

@@ -28,13 +28,13 @@ Piecewise((x, x > 0), (a*x, True))
 from __future__ import annotations
 
 import ast
-import contextlib
 import keyword
 import math
-import signal
-import threading
+import warnings
 
 import sympy as sp
+
+from meanfield._budget import time_budget
 
 __all__ = [
     "ALLOWED_FUNCTIONS",
@@ -205,7 +205,10 @@ def parse_activation_expression(text: str, params=()) -> sp.Expr:
     if "\x00" in text:
         raise ValueError("expression must not contain NUL characters")
     try:
-        tree = ast.parse(text.replace("^", "**"), mode="eval")
+        with warnings.catch_warnings():  # "1if x" warns before failing: the ValueError says it
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tree = ast.parse(text.replace("^", "**"), mode="eval")
     except SyntaxError as exc:
         raise ValueError(f"expression is not valid syntax: {text!r} ({exc.msg})") from None
     except (RecursionError, MemoryError):
@@ -234,46 +237,6 @@ def parse_activation_expression(text: str, params=()) -> sp.Expr:
                              f"MAX_DEGREE = {MAX_DEGREE}")
         derivative(expr)
     return expr
-
-
-@contextlib.contextmanager
-def time_budget(seconds, what, error=ValueError):
-    """Raise ``error`` (a ValueError by default) if the block runs longer than ``seconds``.
-
-    Uses ``SIGALRM``, so it acts only in the main thread of a POSIX process and only while
-    no other interval timer is armed; elsewhere the block runs unbounded (the size limits of
-    this module still bound the work).
-
-    >>> with time_budget(1.0, "adding"):
-    ...     _ = 1 + 1
-    """
-    usable = (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-              and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
-    if not usable:
-        yield
-        return
-
-    def _expired(signum, frame):
-        raise _BudgetExpired
-
-    previous = signal.signal(signal.SIGALRM, _expired)
-    try:
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        try:
-            yield
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0.0)
-    except _BudgetExpired:
-        raise error(f"{what} took longer than the time budget of {seconds:g} s") from None
-    finally:
-        signal.signal(signal.SIGALRM, previous)
-
-
-class _BudgetExpired(BaseException):
-    """Raised by the SIGALRM handler of :func:`time_budget` (never escapes it).
-
-    A BaseException, so that SymPy's ``except Exception`` clauses do not swallow it.
-    """
 
 
 def _check_tree_size(root, text):

@@ -232,7 +232,7 @@ def delta(act, q, *, method="auto"):
     exact = _delta_small_q(act, q, second, method, out)
     # the subtraction amplifies the moments' rounding (~1e-15 relative) by (1 + delta)/|delta|
     with np.errstate(divide="ignore"):
-        lost = np.where((out == 0) | exact, 0.0,  # series values; piecewise-linear delta = 0
+        lost = np.where((out == 0) | exact | (q >= DELTA_WARN_MAX_Q), 0.0,
                         DELTA_MOMENT_RTOL * (scaled / second + 1) / np.abs(out))
     if np.any(lost > DELTA_WARN_RTOL):
         worst = float(q.ravel()[np.argmax(lost.ravel())])
@@ -271,6 +271,10 @@ def _delta_small_q(act, q, second, method, out):
 #: warns (a NumericalWarning) that the subtraction q phi / E[f^2] - 1 has cancelled its digits.
 DELTA_MOMENT_RTOL = 4e-16
 DELTA_WARN_RTOL = 1e-10
+#: The warning covers the small-q cancellation (delta_q = O(q) as q -> 0, where the series is not
+#: available) only: at larger q a delta near 0 is a property of the activation (piecewise-linear f,
+#: a GPN activation at q = 1), computed to an absolute accuracy of ~1e-16, not a loss of digits.
+DELTA_WARN_MAX_Q = 1e-2
 
 
 def gamma1(act, *, method="auto"):
@@ -334,7 +338,7 @@ def selu_map(act, mu, nu, omega=0.0, tau=1.0, *, method="auto"):
     ``omega`` and ``tau`` are n times the mean and second moment of the weights.
 
     The variance is the central moment: ``E[f^2] - mu~^2`` is used only where it keeps
-    :data:`VARIANCE_CANCELLATION` (a factor 1e3 of the engines' ~1e-15 rounding); elsewhere
+    ``VARIANCE_CANCELLATION`` (a factor 1e3 of the engines' ~1e-15 rounding); elsewhere
     (``|mu~|`` large against the spread: linear at mean 1e8, erf at large mean and small
     variance) the centred integrand ``(f(y) - mu~)^2`` is integrated directly, and where even
     that cannot resolve the spread in float64 a ValueError says so.
@@ -570,7 +574,7 @@ def expect(g, mean=0.0, var=1.0, *, method="auto", kinks=None, params=None):
     method : {"auto", "closed", "quadrature", "mpmath"}
     kinks : sequence of float, optional
         Points where a callable ``g`` is not smooth (the quadrature splits there); ``None``
-        detects them numerically (see :meth:`Activation.from_callables`).
+        detects them numerically (see :meth:`~meanfield.activations.Activation.from_callables`).
     params : dict, optional
         Parameter values for an expression string.
 

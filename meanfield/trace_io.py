@@ -137,7 +137,8 @@ def load_trace(path):
     TraceFileError
         The file cannot be read as a trace: truncated or empty, not a trace, metadata
         missing or not valid JSON, a record or field missing or of the wrong type, or a
-        ``format_version`` newer than :data:`FORMAT_VERSION`. The message names the file.
+        ``format_version`` newer than :data:`~meanfield.trace_io.FORMAT_VERSION`. The message names
+        the file.
     ValueError
         ``path`` does not end with ``.npz`` or ``.nc``.
     """

@@ -28,6 +28,7 @@ def _row(*argv, match=None, forbid=None, marks=(), id=None):
 # argv ({tmp} is a fresh folder), a regex the message must match, a regex it must not match
 BAD_ARGUMENTS = [
     # top level
+    _row(match="a COMMAND is required", id="(no command)"),
     _row("--bogus", match="unrecognized"),
     _row("nosuchcommand", match="invalid choice"),
     # activations
@@ -94,6 +95,29 @@ BAD_ARGUMENTS = [
     _row("check", "nosuch", match="unknown activation"),
     _row("check", "sselu", "--rtol", "-1", match="--rtol"),
     _row("check", "--expr", "9**9**9", match="MAX_NUMBER_DIGITS"),
+    # sweep
+    _row("sweep", "{tmp}/missing.toml", match="cannot read config"),
+    _row("sweep", "{tmp}/bad.toml", match="not valid TOML"),
+    _row("sweep", "{tmp}/good.toml", "--workers", "0", match="--workers"),
+    _row("sweep", "{tmp}/good.toml", "--out", "{tmp}/afile", match="out must end with"),
+    _row("sweep", "{tmp}/good.toml", "--out", "{tmp}/nodir/r.nc", "--workers", "1", "--no-progress",
+         match="--out .*does not exist"),
+    _row("sweep", "{tmp}/good.toml", "--out", "{tmp}/afile/r.zarr", "--workers", "1", "--no-progress",
+         match="--out .*inside the file"),
+    # cmap
+    _row("cmap", "nosuch", match="unknown activation"),
+    _row("cmap", "tanh", "--c", "2", match="--c"),
+    _row("cmap", "tanh", "--q", "-1", match="--q"),
+    _row("cmap", "tanh", "--weight-var", "0", match="weight_var"),
+    _row("cmap", "--expr", "9**9**9", match="MAX_NUMBER_DIGITS"),
+    # phase
+    _row("phase", "tanh", "--bias-var", "-1", match="bias_var"),
+    _row("phase", "tanh", "--plot", "{tmp}/nodir/p.png", match="--plot .*does not exist"),
+    # design
+    _row("design", "tanh", "--dks", match="--depth"),
+    _row("design", "nosuch", "--dks", "--depth", "10", match="unknown activation"),
+    _row("design", "9**9**9", "--expr", "--dks", "--depth", "10", match="MAX_NUMBER_DIGITS"),
+    _row("design", "tanh", "--dks", "--depth", "0", match="depth"),
     # report
     _row("report", "--bogus", match="unrecognized"),
     _row("report", "--out", "{tmp}/afile", match="--out .*is a file, not a folder"),
@@ -105,6 +129,9 @@ BAD_ARGUMENTS = [
 def folder(tmp_path):
     (tmp_path / "afile").write_text("not a folder")
     (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "bad.toml").write_text("[sweep\ndepth =")
+    (tmp_path / "good.toml").write_text('[sweep]\ndepth = 2\nn_seeds = 1\nout = "r.zarr"\n'
+                                        '[grid]\nactivation = ["tanh"]\nwidth = [4]\n')
     return tmp_path
 
 
@@ -179,6 +206,7 @@ def _must_not_run(*args, **kwargs):
     (["simulate", "relu", "--plot", "{tmp}/nodir/x.png"], "meanfield.simulation.simulate"),
     (["solve", "sselu", "--table", "--csv", "{tmp}/nodir/t.csv"], "meanfield.commands.solve._result"),
     (["report", "--out", "{tmp}/afile"], "meanfield.report.run_report"),
+    (["sweep", "{tmp}/good.toml", "--out", "{tmp}/nodir/r.nc"], "meanfield.sweeps.sweep"),
 ])
 def test_output_path_checked_before_computation(argv, target, folder, capsys, monkeypatch):
     monkeypatch.setattr(target, _must_not_run)

@@ -9,7 +9,6 @@ process outlives the module.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -57,9 +56,9 @@ def _wait_no_children(before, timeout=30):
 @pytest.fixture(scope="module")
 def client():
     before = {p.pid for p in _children()}
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None,
-                                       silence_logs=logging.CRITICAL)
+    from meanfield.sweeps._run import start_local_cluster
+
+    cluster = start_local_cluster(2, dashboard_address=None)  # the cluster sweep() starts itself
     dask_client = distributed.Client(cluster, timeout=60)
     dask_client.run(__import__, "meanfield.sweeps._tasks")  # warm both workers up
     yield dask_client
@@ -245,6 +244,19 @@ def _overwrite_q(out, ds, stored, value):
         os.replace(str(out) + ".tmp", out)
 
 
+def test_timeout_stops_waiting_and_keeps_a_resumable_store(client, tmp_path):
+    out = tmp_path / "slow.zarr"
+    grid = {"activation": ["tanh"], "width": [64, 96]}
+    kwargs = dict(depth=40, batch=8, backend="numpy", n_seeds=3, client=client, out=out,
+                  progress=False)
+    with pytest.raises(TimeoutError):
+        mf.sweep(grid, timeout=1e-3, **kwargs)
+    assert int(load_sweep(out).done.sum()) < 6
+    ds = mf.sweep(grid, timeout=SWEEP_TIMEOUT_S, **kwargs)
+    assert bool(ds.done.all())
+    assert ds.attrs["tasks_computed"] + ds.attrs["tasks_reused"] == 6
+
+
 def test_resume_refuses_a_different_sweep(client, tmp_path):
     out = tmp_path / "one.zarr"
     mf.sweep({"width": [4]}, activation="relu", n_seeds=1, client=client, out=out, progress=False,
@@ -288,6 +300,15 @@ def test_killed_worker_mid_sweep_still_completes_every_case(client):
                                              width=width, weight_var=wv, **kwargs)
     # the process really died: the nanny restarts it at a new address
     assert killed["worker"] not in client.scheduler_info()["workers"]
+
+
+def test_a_cluster_object_is_used_and_left_running(client):
+    ds = mf.sweep({"width": [4]}, activation="relu", n_seeds=1, client=client.cluster,
+                  progress=False, timeout=SWEEP_TIMEOUT_S, **TINY)
+    assert bool(ds.done.all())
+    assert client.cluster.status.name == "running"
+    assert "NaN where a case does not record it" in ds.c.attrs["long_name"]
+    assert np.isnan(ds.c.values).all()  # no input_correlation: c is not recorded
 
 
 def test_scheduler_address_string_is_used(client, capsys):
@@ -364,3 +385,56 @@ def test_report_figure_from_a_stored_sweep(client, tmp_path):
     # the ratio is max/min over layers of each net's |dE/dW_l|_F
     g = ds.grad_w_fro.sel(activation="selu", width=8, seed=1).values
     assert float(gradient_ratio(ds).sel(activation="selu", width=8, seed=1)) == g.max() / g.min()
+
+
+CRASHING_SWEEP = """
+import sys
+import meanfield as mf
+from meanfield.sweeps import _run
+_run.CHECKPOINT_SECONDS = 0.0  # checkpoint after every batch of results
+mf.sweep({"activation": ["tanh", "relu"], "width": [48, 64, 80]}, depth=30, batch=8,
+         backend="numpy", n_seeds=4, client=sys.argv[1], out=sys.argv[2], progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_sweep_killed_with_sigkill_resumes_from_its_zarr_store(client, tmp_path):
+    """A hard crash (SIGKILL of the client process) leaves a store whose done tasks are intact."""
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "crash.zarr"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-c", CRASHING_SWEEP, client.scheduler.address, str(out)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = 0
+    try:
+        deadline = time.monotonic() + SWEEP_TIMEOUT_S
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                done = int(zarr.open_group(str(out), mode="r")["done"][...].sum())
+            except Exception:  # noqa: BLE001 - the store is being created
+                done = 0
+            if done >= 2:
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+    if proc.returncode == 0:
+        pytest.skip("the sweep finished before it could be killed (machine too fast for this test)")
+    stored = int(load_sweep(out).done.sum())
+    assert 2 <= stored < 24
+    ds = mf.sweep({"activation": ["tanh", "relu"], "width": [48, 64, 80]}, depth=30, batch=8,
+                  backend="numpy", n_seeds=4, client=client, out=out, progress=False,
+                  timeout=SWEEP_TIMEOUT_S)
+    assert ds.attrs["tasks_reused"] == stored and ds.attrs["tasks_computed"] == 24 - stored
+    for label in ("tanh", "relu"):
+        for width in (48, 64, 80):
+            _assert_case_equals_simulate(ds, mf.get_activation(label),
+                                         {"activation": label, "width": width}, width=width,
+                                         depth=30, batch=8, backend="numpy")

@@ -53,6 +53,7 @@ DOCUMENTED_MODULES = (
     "meanfield.report",
     "meanfield.solver",
     "meanfield.errors",
+    "meanfield.correlations",
     "meanfield.sweeps",
 )
 
@@ -182,6 +183,7 @@ class SummaryDirective(_GeneratedRst):
                 home = getattr(obj, "__module__", "")
                 # defined here, or in a private helper module whose names this module documents
                 private = any(part.startswith("_") for part in home.split("."))
+                private = private or (hasattr(module, "__path__") and home.startswith(name + "."))
                 if (inspect.isclass(obj) or inspect.isfunction(obj)) and (home == name or private):
                     role = "class" if inspect.isclass(obj) else "func"
                     rows.append((f":py:{role}:`~{name}.{member}`", _summary(obj)))

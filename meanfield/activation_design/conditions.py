@@ -8,23 +8,23 @@ A condition is written like a call, ``"phi(1)"``, ``"c_slope(c=1, q=1)"``, ``"ou
 so at ``c = 1`` (``u1 = u2``) and at ``c = 0`` (independent inputs) everything is a moment of one
 Gaussian:
 
-==========================  ===============================================  ==================
-name                        value                                            source
-==========================  ===============================================  ==================
-``second_moment(q=1)``      ``Q(q) = E[f(x)^2]`` (alias ``Q``)               Chen et al., eq. 2
-``q_slope(q=1)``            ``Q'(q) = E[f(x) f'(x) x]/q``                    DKS, Sec. 3
-``phi(q=1)``                ``E[f'(x)^2]``                                   Chen et al., eq. 6
-``dphi_dq(q=1)``            ``E[f'(x)^2 (x^2/q - 1)]/(2q)`` (score identity)
-``gamma1()``                ``|dphi_dq(1) + 1|``                             Chen et al., Prop. 3.1
-``mean(q=1)``               ``E[f(x)]``
-``output_mean(mean, var)``  ``E[f(y)]``, y ~ N(mean, var)                    Chen et al., eq. 12
-``output_second_moment``    ``E[f(y)^2]``, y ~ N(mean, var)                  Klambauer et al.
-``c_map(c, q=1)``           ``C(c)``; ``C(0) = E[f]^2/Q``, ``C(1) = 1``      DKS, Sec. 3
-``c_slope(c=1, q=1)``       ``C'(1) = q E[f'^2]/Q``, ``C'(0) = q E[f']^2/Q``  DKS, Sec. 4
-``c_curvature(c=1, q=1)``   ``C''(1) = q^2 E[f''^2]/Q``, ``C''(0) = q^2 E[f'']^2/Q``  TAT, Sec. 4
-``correlation_map(c, q=1)`` ``Sigma(c)/q`` (weight_var 1, bias_var 0)       Poole et al.
-``covariance(q1, q2, c)``   ``Sigma``; ``c = 0``: ``E f(x1) E f(x2)``; ``c = 1, q1 = q2``: ``Q``
-==========================  ===============================================  ==================
+===========================  ====================================================================  ======
+name                         value                                                                 source
+===========================  ====================================================================  ======
+``second_moment(q=1)``       ``Q(q) = E[f(x)^2]`` (alias ``Q``)                                    Chen et al., eq. 2
+``q_slope(q=1)``             ``Q'(q) = E[f(x) f'(x) x]/q``                                         DKS, Sec. 3
+``phi(q=1)``                 ``E[f'(x)^2]``                                                        Chen et al., eq. 6
+``dphi_dq(q=1)``             ``E[f'(x)^2 (x^2/q - 1)]/(2q)`` (score identity)
+``gamma1()``                 ``|dphi_dq(1) + 1|``                                                  Chen et al., Prop 3.1
+``mean(q=1)``                ``E[f(x)]``
+``output_mean(mean, var)``   ``E[f(y)]``, y ~ N(mean, var)                                         Chen et al., eq. 12
+``output_second_moment``     ``E[f(y)^2]``, y ~ N(mean, var)                                       Klambauer et al.
+``c_map(c, q=1)``            ``C(c)``; ``C(0) = E[f]^2/Q``, ``C(1) = 1``                           DKS, Sec. 3
+``c_slope(c=1, q=1)``        ``C'(1) = q E[f'^2]/Q``, ``C'(0) = q E[f']^2/Q``                      DKS, Sec. 4
+``c_curvature(c=1, q=1)``    ``C''(1) = q^2 E[f''^2]/Q``, ``C''(0) = q^2 E[f'']^2/Q``              TAT, Sec. 4
+``correlation_map(c, q=1)``  ``Sigma(c)/q`` (weight_var 1, bias_var 0)                             Poole et al.
+``covariance(q1, q2, c)``    ``Sigma``; ``c = 0``: ``E f(x1) E f(x2)``; ``c = 1, q1 = q2``: ``Q``
+===========================  ====================================================================  ======
 
 At ``Q(1) = 1`` the local ``C'(1) = E[f'(z)^2] = phi(1)``: DKS's slope is Chen et al.'s ``1 + eps``.
 ``c_map``, ``c_slope``, ``correlation_map`` and ``covariance`` at ``0 < |c| < 1`` go through the

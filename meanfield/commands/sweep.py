@@ -41,6 +41,7 @@ def register(subparsers):
 
 def run(args):
     """Run the sweep of ``args.config``; exit status 0, 1 if tasks failed, 2 on bad input."""
+    from meanfield._files import check_writable, check_writable_dir
     from meanfield.sweeps import SweepError, read_config, sweep
 
     if args.scheduler is not None and args.workers is not None:
@@ -58,6 +59,11 @@ def run(args):
     if not kwargs.get("out"):
         raise UsageError(f"{args.config}: no output: give --out PATH (.zarr or .nc) or out = "
                          "\"...\" in [sweep]")
+    where = "--out" if args.out is not None else f"{args.config}: out"  # checked before the sweep
+    if str(kwargs["out"]).lower().endswith(".nc"):
+        check_writable(kwargs["out"], where)
+    elif str(kwargs["out"]).lower().endswith(".zarr"):
+        check_writable_dir(kwargs["out"], where)
     start = time.perf_counter()
     try:
         ds = sweep(**kwargs, client=args.scheduler, n_workers=args.workers,

@@ -25,7 +25,7 @@ __all__ = ["covariance", "derivative_covariance", "correlation_map", "chi_c"]
 def covariance(act, q1, q2, c, *, method="auto"):
     r"""``E[f(u1) f(u2)]``: the covariance kernel of one random layer (Poole et al. 2016, eq. 5).
 
-    At ``c = 1`` and ``q1 = q2 = q`` it equals :func:`~meanfield.second_moment` ``(q)``
+    At ``c = 1`` and ``q1 = q2 = q`` it equals :func:`~meanfield.maps.second_moment` ``(q)``
     exactly (the same engine computes it).
 
     Parameters
@@ -65,7 +65,7 @@ def covariance(act, q1, q2, c, *, method="auto"):
 def derivative_covariance(act, q1, q2, c, *, method="auto"):
     r"""``E[f'(u1) f'(u2)]`` (Schoenholz et al. 2017, eq. 5 without ``sigma_w^2``).
 
-    At ``c = 1`` and ``q1 = q2 = q`` it equals :func:`~meanfield.phi` ``(q)`` exactly. By
+    At ``c = 1`` and ``q1 = q2 = q`` it equals :func:`~meanfield.maps.phi` ``(q)`` exactly. By
     Price's theorem it is ``d covariance / d c`` divided by ``sqrt(q1 q2)``.
 
     Parameters and errors as :func:`covariance`.
@@ -105,7 +105,7 @@ def correlation_map(act, c, *, weight_var=1.0, bias_var=0.0, q=None, method="aut
                              {\sigma_w^2\, E[f(u_1)^2] + \sigma_b^2},
               \qquad q_1 = q_2 = q,
 
-    at ``q = q*`` (:func:`~meanfield.fixed_point`) by default, where the denominator is
+    at ``q = q*`` (:func:`~meanfield.correlations.fixed_point`) by default, where the denominator is
     ``q*`` itself, so this is the issue's ``(sigma_w^2 covariance(q, q, c) + sigma_b^2)/q``.
     For a given ``q`` off the fixed point the denominator is the next layer's second moment
     ``sigma_w^2 second_moment(q) + sigma_b^2``: the map then returns a correlation (in
@@ -146,7 +146,7 @@ def chi_c(act, c, *, weight_var=1.0, bias_var=0.0, q=None, method="auto"):
 
     by Price's theorem ``d E[f(u1) f(u2)]/dc = q E[f'(u1) f'(u2)]``. With ``q`` omitted this
     is Schoenholz et al.'s ``sigma_w^2 E[f'(u1) f'(u2)]`` at ``q*`` (also where ``q* = 0``,
-    with ``q*`` taken as ``1e-30``), and at ``c = 1`` it is :func:`~meanfield.chi1`. With ``q``
+    with ``q*`` taken as ``1e-30``), and at ``c = 1`` it is :func:`~meanfield.correlations.chi1`. With ``q``
     given it is the slope of :func:`correlation_map` at that ``q``. Parameters as
     :func:`correlation_map`.
 

@@ -239,9 +239,9 @@ def _evaluate_polynomial(table, var):
 def derive(template, names, quantity, derivative=None):
     """The compiled closed form of ``E[g]`` (or a derivative) for a template; cached.
 
-    Built-in families come precomputed from :mod:`meanfield.engines._closed_shipped` (no SymPy
+    Built-in families come precomputed from ``meanfield.engines._closed_shipped`` (no SymPy
     work in a fresh process); other templates are derived by
-    :func:`~meanfield.engines._closed_derivation.derive_spec`.
+    ``meanfield.engines._closed_derivation.derive_spec``.
 
     Raises
     ------

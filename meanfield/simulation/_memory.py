@@ -57,6 +57,8 @@ def estimate_memory(depth, width, batch, *, dtype="float64", cache_weights=False
     int
         Bytes, host memory on the NumPy backend (device memory on CuPy).
 
+    Examples
+    --------
     >>> round(estimate_memory(200, 2000, 1024) / 2**30, 2)
     3.29
     """

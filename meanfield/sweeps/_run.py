@@ -9,7 +9,7 @@ import sys
 import time
 import warnings
 
-__all__ = ["BLAS_THREAD_ENV", "CHECKPOINT_SECONDS", "SweepError", "sweep"]
+__all__ = ["BLAS_THREAD_ENV", "CHECKPOINT_SECONDS", "SweepError", "start_local_cluster", "sweep"]
 
 #: seconds between checkpoints of ``out`` while results arrive (and one at the end)
 CHECKPOINT_SECONDS = 2.0
@@ -202,7 +202,7 @@ def usable_cores():
 @contextlib.contextmanager
 def _connect(client, n_workers, progress):
     """Yield a ``distributed.Client``; close what this function opened."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if isinstance(client, Client):
         yield client
@@ -228,9 +228,7 @@ def _connect(client, n_workers, progress):
         raise ValueError(f"client must be None, a distributed.Client, a Cluster or a scheduler "
                          f"address; got {client!r}")
     n = n_workers or usable_cores()
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address="127.0.0.1:8787", silence_logs=logging.ERROR,
-                           env=dict(BLAS_THREAD_ENV))
+    cluster = start_local_cluster(n)
     try:
         with Client(cluster, timeout=CONNECT_TIMEOUT_S) as dask_client:
             if progress:
@@ -239,6 +237,23 @@ def _connect(client, n_workers, progress):
             yield dask_client
     finally:
         cluster.close(timeout=CONNECT_TIMEOUT_S)
+
+
+def start_local_cluster(n_workers, dashboard_address="127.0.0.1:8787"):
+    """The local cluster of a sweep: ``n_workers`` single-threaded processes on loopback.
+
+    BLAS is pinned to one thread per worker (:data:`BLAS_THREAD_ENV`) and the scheduler sends
+    tasks to workers without queuing them (``worker-saturation: inf``): a sweep's tasks are
+    independent and similar, so workers should go from one to the next without a round trip to
+    the scheduler in between.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.scheduler.worker-saturation": float("inf")}):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                            host="127.0.0.1", dashboard_address=dashboard_address,
+                            silence_logs=logging.ERROR, env=dict(BLAS_THREAD_ENV))
 
 
 def _dashboard(cluster):

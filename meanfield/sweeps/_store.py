@@ -122,7 +122,10 @@ class Results:
 
         plan = self.plan
         coords = {**plan.coords, "seed": np.arange(plan.n_seeds), "layer": np.arange(1, plan.depth + 1)}
-        described = {**RECORD_DESCRIPTIONS,
+        optional = {k: f"{RECORD_DESCRIPTIONS.get(k, k)}; NaN where a case does not record it "
+                       "(c needs input_correlation)" for k in self.record_names
+                    if k not in _always_recorded()}
+        described = {**RECORD_DESCRIPTIONS, **optional,
                      **{f"theory_{k}": f"mean-field prediction of {k} (Trace.theory)"
                         for k in self.theory_names},
                      "net_seed": "seed passed to simulate() for this net",
@@ -131,6 +134,12 @@ class Results:
         data = {name: (self.dims[name], arr.copy(), {"long_name": described.get(name, name)})
                 for name, arr in self.data.items()}
         return xr.Dataset(data, coords=coords, attrs=self.attrs())
+
+
+def _always_recorded():
+    from meanfield.trace import RECORDS
+
+    return RECORDS
 
 
 def open_store(out, results):
