@@ -15,6 +15,7 @@ Throughout, ``z ~ N(0, 1)`` and ``x ~ N(0, q)``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import warnings
@@ -82,10 +83,14 @@ def _moment(act, quantity, mean, var, method, derivative=None):
         _check_integrable(act, quantity)
     mean, var = np.asarray(mean, float), np.asarray(var, float)
     shape = np.broadcast_shapes(mean.shape, var.shape)
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
+    with contextlib.ExitStack() as stack:
         # a RuntimeWarning from an intermediate overflow never reaches the user: the result is
-        # checked below and either finite or refused
-        warnings.simplefilter("ignore", RuntimeWarning)
+        # checked below and either finite or refused (the closed engine's NumPy arithmetic only
+        # warns through errstate; the other engines call SymPy-generated and user code too)
+        stack.enter_context(np.errstate(all="ignore"))
+        if engine.name != "closed":
+            stack.enter_context(warnings.catch_warnings())
+            warnings.simplefilter("ignore", RuntimeWarning)
         chunk = CHUNK_VALUES.get(engine.name, 4096)
         size = math.prod(shape)
         if size <= chunk:
@@ -100,7 +105,11 @@ def _moment(act, quantity, mean, var, method, derivative=None):
                                                                for a in flat), derivative)
         if out.shape != shape:
             out = np.broadcast_to(out, shape)
-    if not np.all(np.isfinite(out)):
+    # one reduction without a temporary: the sum of finite values is finite unless it overflows,
+    # and any inf or nan makes it non-finite; only then is every value checked
+    with np.errstate(all="ignore"):
+        total = float(np.add.reduce(out, axis=None)) if out.size else 0.0
+    if not math.isfinite(total) and not np.all(np.isfinite(out)):
         bad = np.flatnonzero(~np.isfinite(out).ravel())[0]
         what = _QUANTITY_NAMES[quantity] + ("" if derivative is None else f" (d/d{derivative})")
         at_mean = np.broadcast_to(mean, shape).ravel()[bad]
