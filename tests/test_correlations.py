@@ -157,6 +157,10 @@ def test_selu_closed_inner_matches_mpmath_fast():
     _check(builtin("selu"), "f", FAST_POINTS[2:3], "closed", CLOSED_RTOL)
 
 
+def test_gelu_closed_inner_matches_mpmath_fast():
+    _check(builtin("gelu"), "df", FAST_POINTS[2:3], "closed", CLOSED_RTOL)
+
+
 def test_quadrature_matches_mpmath_fast():
     _check(builtin("lselu"), "f", FAST_POINTS[1:2], "quadrature", QUADRATURE_RTOL)
 
@@ -185,8 +189,8 @@ def test_engines_match_mpmath_grid(name, which):
 @pytest.mark.slow
 @pytest.mark.parametrize("which", ["f", "df"])
 def test_gelu_matches_mpmath_grid(which):
-    # GELU has no closed bivariate form here: auto is the quadrature engine
-    _check(builtin("gelu"), which, FULL_POINTS, "auto", QUADRATURE_RTOL)
+    # GELU: closed inner integral (Stein's lemma) with the outer rule, and quadrature
+    _check(builtin("gelu"), which, FULL_POINTS, None, None, BOTH)
 
 
 @pytest.mark.slow

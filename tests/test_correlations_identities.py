@@ -129,3 +129,18 @@ def test_broadcasting_and_extreme_q():
     # kernel at extreme q: homogeneous of degree 1 in each sqrt(q)
     assert M.covariance(act, 1e12, 1e-20, 0.5) == pytest.approx(
         M.covariance(act, 1.0, 1.0, 0.5) * math.sqrt(1e12 * 1e-20), rel=1e-14)
+
+
+@given(e1=st.floats(-4, 12), e2=st.floats(-4, 12),
+       c=st.one_of(st.floats(-1.0, 1.0), st.sampled_from([-1.0, -0.9999999, 0.9999999, 1.0])),
+       name=st.sampled_from(["erf", "relu"]))
+def test_quadrature_matches_closed_kernels_at_extremes(e1, e2, c, name):
+    # the closed kernels (arcsine, arc-cosine) are exact formulas: the quadrature engine must
+    # match them to its 1e-10 (of the Cauchy-Schwarz scale) far outside the acceptance grid,
+    # q from 1e-4 to 1e12 and c next to +-1, where the inner smoothing width s/|c| is tiny
+    q1, q2 = 10.0**e1, 10.0**e2
+    for fn, diag in ((M.covariance, M.second_moment), (M.derivative_covariance, M.phi)):
+        exact = fn(name, q1, q2, c, method="closed")
+        quad = fn(name, q1, q2, c, method="quadrature")
+        scale = math.sqrt(diag(name, q1) * diag(name, q2))
+        assert abs(quad - exact) <= 1e-10 * scale, (fn.__name__, q1, q2, c, quad, exact)

@@ -43,7 +43,7 @@ _XTOL = 1e-15
 
 
 def q_floor(q):
-    """``q`` raised to :data:`Q_ZERO` (maps at the attractor ``q* = 0`` use this limit)."""
+    """``q`` raised to ``Q_ZERO`` = 1e-30 (maps at the attractor ``q* = 0`` use this limit)."""
     return max(float(q), Q_ZERO)
 
 

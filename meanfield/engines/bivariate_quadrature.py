@@ -36,6 +36,7 @@ import math
 
 import numpy as np
 import sympy as sp
+from scipy import special
 
 from meanfield.engines.closed import ClosedEngine
 from meanfield.engines.quadrature import gauss_expectation
@@ -69,9 +70,31 @@ def inner_closed_available(act):
     forms (GELU, erf) lose accuracy at small variance and non-zero mean (relative error ~1e-16/v,
     measured: 2e-8 at v = 1e-6), which is exactly the inner integral near c = +-1.
     """
+    if _is_gelu(act):
+        return True
     if act.template is None or act.template.has(sp.erf, sp.erfc):
         return False
     return _CLOSED.supports(act, "f")
+
+
+def _is_gelu(act):
+    from meanfield.activations import get_activation
+
+    return act.name == "gelu" and act.template is not None and act.template == get_activation("gelu").template
+
+
+def _gelu_inner(which, m, v):
+    r"""GELU's inner expectations, y ~ N(m, v), r = sqrt(1 + v) (Stein's lemma):
+
+    .. math:: E[y \Phi(y)] = m \Phi(m/r) + \frac{v}{r} \varphi(m/r), \qquad
+              E[\Phi(y) + y \varphi(y)] = \Phi(m/r) + \frac{m}{r^3} \varphi(m/r).
+    """
+    r = np.sqrt(1.0 + v)
+    t = m / r
+    pdf = _INV_SQRT_2PI * np.exp(-0.5 * t * t)
+    if which == "f":
+        return m * special.ndtr(t) + v / r * pdf
+    return special.ndtr(t) + m / (r * r * r) * pdf
 
 
 def _features(act):
@@ -107,8 +130,10 @@ def _outer_mesh(act1, act2, q1, q2, c, s):
              np.where(np.abs(p2) < Z_CUTOFF, p2, np.inf)]
     parts += _near(p1, w1)
     parts += _near(p2, w_scale)
-    # smoothing width s/|c|: only where it is finer than the activation's own feature width
-    parts += _near(np.where((w_smooth > 0) & (w_smooth < w_scale), p2, np.inf), w_smooth)
+    # and graded to the smoothing width s/|c| too: a kink smoothed by the inner Gaussian has a
+    # corner of that width, and a smooth feature (tanh at large q2) becomes a step of width
+    # ~max(s, scale/sqrt(q2))/|c|; the near mesh reaches 30 widths, so both gradings are needed
+    parts += _near(np.where(w_smooth > 0, p2, np.inf), w_smooth)
     pts = np.concatenate(parts, axis=1)
     pts = np.where(np.abs(pts) <= Z_CUTOFF, pts, np.inf)
     pts.sort(axis=1)
@@ -129,7 +154,9 @@ def _inner(act2, which, mean, var, engine):
     spread = ~point
     if spread.any():
         m, v = mean[spread], var[spread]
-        if engine == "closed":
+        if engine == "closed" and _is_gelu(act2):
+            out[spread] = _gelu_inner(which, m, v)
+        elif engine == "closed":
             out[spread] = _CLOSED.expect(act2, "f", m, v, None if which == "f" else "mean")
         else:
             g = act2.f if which == "f" else act2.df

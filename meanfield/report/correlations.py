@@ -25,7 +25,7 @@ XI_BIAS_VAR = 0.05
 
 def tanh_phase_diagram(ctx):
     """(a) tanh's phase diagram in the (sigma_w^2, sigma_b^2) plane: chi1 = 1 line, xi_c as colour."""
-    n_w, n_b = (40, 16) if ctx.full else (12, 4)
+    n_w, n_b = (40, 16) if ctx.full else (8, 3)
     weights = np.linspace(0.25, 4.0, n_w)
     biases = np.linspace(0.0, 0.3, n_b)
     grid = phase_grid("tanh", weights, biases)
@@ -58,7 +58,7 @@ def selu_family_cmaps(ctx):
     acts = {"SELU": mf.get_activation("selu")}
     for family in ("dselu", "sselu", "lselu"):
         acts[family.replace("selu", "SELU")] = mf.solve(family, eps=CMAP_EPS).activation
-    c = np.linspace(-1.0, 1.0, 41 if ctx.full else 21)
+    c = np.linspace(-1.0, 1.0, 41 if ctx.full else 11)
     fig, axes = new_figure(1, 2, figsize=(10, 4))
     rows = {}
     for i, (label, act) in enumerate(acts.items()):
@@ -119,7 +119,7 @@ def simulated_correlations(ctx):
 def xi_c_versus_weight_var(ctx):
     """(d) xi_c against sigma_w^2 for tanh at sigma_b^2 = 0.05 with the predicted divergence."""
     w_crit = mf.critical_weight_var("tanh", XI_BIAS_VAR)
-    offsets = np.geomspace(1e-3, 1.0, 12 if ctx.full else 6)
+    offsets = np.geomspace(1e-3, 1.0, 12 if ctx.full else 4)
     weights = np.concatenate([w_crit - offsets[::-1] * (w_crit - 0.25), w_crit + offsets * 2.0])
     xi_c = np.array([mf.depth_scales("tanh", w, XI_BIAS_VAR)[1] for w in weights])
     chi = np.array([mf.chi1("tanh", w, XI_BIAS_VAR) for w in weights])
