@@ -17,7 +17,8 @@ Also, side by side:
 
 * **neural-tangents** analytic kernels (``stax.Relu/Erf/Gelu``, jitted, float64) for E f^2 against
   meanfield's public ``second_moment`` (validation included) and a hand-written NumPy evaluation
-  of the same closed formula (ReLU q/2; erf (2/pi) atan(2q/sqrt(1+4q))). The nt part runs in its
+  of the same closed formula (ReLU q/2; erf (2/pi) atan(2q/sqrt(1+4q)); GELU
+  q (1/4 + atan(q/sqrt(1+2q))/(2 pi)) + q^2/(pi (1+q) sqrt(1+2q))). The nt part runs in its
   own venv through ``benchmarks/_bench_maps_nt.py``; installed with (Python 3.11)::
 
       python -m venv /work/venvs/nt
@@ -136,7 +137,8 @@ def bench_neural_tangents(out, n):
     index = np.linspace(0, n - 1, N_REF).astype(int)
     hand = {"relu": lambda q: 0.5 * q,
             "erf": lambda q: (2 / np.pi) * np.arctan2(2 * q, np.sqrt(1 + 4 * q)),
-            "gelu": None}
+            "gelu": lambda q: q * (0.25 + np.arctan2(q, np.sqrt(1 + 2 * q)) / (2 * np.pi))
+            + q * q / (np.pi * (1 + q) * np.sqrt(1 + 2 * q))}
     refs = {"index": index.tolist()}
     rows = {}
     for name in ("relu", "erf", "gelu"):

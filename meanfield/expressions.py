@@ -224,7 +224,8 @@ def parse_activation_expression(text: str, params=()) -> sp.Expr:
         names[p] = sp.Symbol(p, real=True)
     with time_budget(DERIVATION_SECONDS, f"building and differentiating {text!r}"):
         expr = _translate(tree.body, names, text)
-        if isinstance(expr, (bool, sp.logic.boolalg.Boolean)) or not isinstance(expr, sp.Expr):
+        # a Symbol (the identity "x") is both an Expr and a Boolean in SymPy: test Expr first
+        if isinstance(expr, bool) or not isinstance(expr, sp.Expr):
             raise ValueError(f"expression must be a number-valued expression in x; got {text!r}")
         _check_constants_real(expr, text)
         nesting = _piecewise_nesting(expr)

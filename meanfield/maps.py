@@ -15,6 +15,7 @@ Throughout, ``z ~ N(0, 1)`` and ``x ~ N(0, q)``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import warnings
@@ -82,10 +83,14 @@ def _moment(act, quantity, mean, var, method, derivative=None):
         _check_integrable(act, quantity)
     mean, var = np.asarray(mean, float), np.asarray(var, float)
     shape = np.broadcast_shapes(mean.shape, var.shape)
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
+    with contextlib.ExitStack() as stack:
         # a RuntimeWarning from an intermediate overflow never reaches the user: the result is
-        # checked below and either finite or refused
-        warnings.simplefilter("ignore", RuntimeWarning)
+        # checked below and either finite or refused (the closed engine's NumPy arithmetic only
+        # warns through errstate; the other engines call SymPy-generated and user code too)
+        stack.enter_context(np.errstate(all="ignore"))
+        if engine.name != "closed":
+            stack.enter_context(warnings.catch_warnings())
+            warnings.simplefilter("ignore", RuntimeWarning)
         chunk = CHUNK_VALUES.get(engine.name, 4096)
         size = math.prod(shape)
         if size <= chunk:
@@ -100,7 +105,11 @@ def _moment(act, quantity, mean, var, method, derivative=None):
                                                                for a in flat), derivative)
         if out.shape != shape:
             out = np.broadcast_to(out, shape)
-    if not np.all(np.isfinite(out)):
+    # one reduction without a temporary: the sum of finite values is finite unless it overflows,
+    # and any inf or nan makes it non-finite; only then is every value checked
+    with np.errstate(all="ignore"):
+        total = float(np.add.reduce(out, axis=None)) if out.size else 0.0
+    if not math.isfinite(total) and not np.all(np.isfinite(out)):
         bad = np.flatnonzero(~np.isfinite(out).ravel())[0]
         what = _QUANTITY_NAMES[quantity] + ("" if derivative is None else f" (d/d{derivative})")
         at_mean = np.broadcast_to(mean, shape).ravel()[bad]
@@ -402,6 +411,11 @@ def _central(act, m, v, method, first, second, direct, derivative, parts=None):
         def centred(x, mu=mu):
             return np.square(act.f(x) - mu)
 
+        if derivative is None:
+            shifted = _shifted_closed_variance(act, mean, var, mu)
+            if shifted is not None:
+                flat_out[i] = shifted
+                continue
         variance = float(gauss_expectation(centred, mean, var, kinks=act.kinks, scale=act.scale))
         spread = np.sqrt(max(variance, 0.0))
         noise = 2 * np.finfo(float).eps * (abs(mu) + np.sqrt(abs(second_b[i])))
@@ -415,6 +429,43 @@ def _central(act, m, v, method, first, second, direct, derivative, parts=None):
             flat_out[i] = float(gauss_expectation_weighted(centred, mean, var, derivative,
                                                            kinks=act.kinks, scale=act.scale))
     return out
+
+
+def _shifted_closed_variance(act, mean, var, mu):
+    """``Var f(y)``, y ~ N(mean, var), from the closed form of ``g(u) = f(mean + u) - mu``.
+
+    The shift is done in SymPy on the expression, so constants cancel exactly (linear at mean
+    1e8: ``g(u) = u``) and ``Var g = E g^2 - (E g)^2`` at mean 0 has nothing left to cancel.
+    None when the shifted expression has no closed form (erf at a non-zero mean) or the
+    subtraction still loses more than :data:`VARIANCE_CANCELLATION`.
+    """
+    from meanfield.engines import ENGINES
+    from meanfield.engines.closed import derive
+
+    if act.template is None or not ENGINES["closed"].supports(act, "f2"):
+        return None
+    shifted = _shifted_expression(act.expr, float(mean), float(mu))
+    zero, v = np.zeros(()), np.asarray(float(var))
+    try:
+        with np.errstate(all="ignore"):
+            second = float(derive(shifted, (), "f2")({}, zero, v))
+            first = float(derive(shifted, (), "f")({}, zero, v))
+    except ValueError:  # NotClosedForm included
+        return None
+    variance = second - first * first
+    if not (variance > 0 and second + first * first <= VARIANCE_CANCELLATION * variance):
+        return None
+    return variance
+
+
+@functools.lru_cache(maxsize=64)
+def _shifted_expression(expr, mean, mu):
+    """``f(mean + u) - mu`` as a SymPy expression in ``u`` (named x)."""
+    import sympy as sp
+
+    from meanfield.expressions import X
+
+    return sp.piecewise_fold(expr.subs(X, X + sp.Float(mean, 17)) - sp.Float(mu, 17))
 
 
 def selu_map_jacobian(act, mu, nu, omega=0.0, tau=1.0, *, method="auto"):

@@ -22,10 +22,14 @@ from meanfield.errors import NumericalWarning
 mpmath.mp.dps = 40
 
 
-def _mp_expect(g, mean, var, cuts=()):
-    """E[g(x)], x ~ N(mean, var), by mpmath tanh-sinh in z, split at 0 and at the cuts' z-images."""
+def _mp_expect(g, mean, var, cuts=(), fine=False):
+    """E[g(x)], x ~ N(mean, var), by mpmath tanh-sinh in z, split at 0 and at the cuts' z-images.
+
+    ``fine`` also splits at every half-integer z in [-15, 15]: for integrands tilted hard across
+    the Gaussian (GELU far in its tail) two halves alone came out 2e-3 off."""
     m, s = mpmath.mpf(mean), mpmath.sqrt(mpmath.mpf(var))
-    pts = sorted({mpmath.mpf(0), *((mpmath.mpf(c) - m) / s for c in cuts)})
+    extra = [mpmath.mpf(k) / 2 for k in range(-30, 31)] if fine else []
+    pts = sorted({mpmath.mpf(0), *extra, *((mpmath.mpf(c) - m) / s for c in cuts)})
     pts = [-mpmath.inf, *pts, mpmath.inf]
     dens = 1 / mpmath.sqrt(2 * mpmath.pi)
     return mpmath.fsum(mpmath.quad(lambda z: g(m + s * z) * mpmath.exp(-z * z / 2) * dens, [a, b])
@@ -78,14 +82,11 @@ def test_with_params_rederives_scale_and_kinks():
 # item 5: selu_map's variance is the central moment
 
 def test_selu_map_variance_nonnegative_and_exact():
-    # linear at mean 1e8: Var y = 1 cannot come from E[y^2] - E[y]^2 in float64; meanfield must not
-    # answer 0 (the old value): either the exact 1 or a ValueError saying float64 cannot resolve it
-    try:
-        _, var = mf.selu_map("linear", 1e8, 1.0, omega=1.0)
-    except ValueError as exc:
-        assert "float64" in str(exc)
-    else:
-        assert float(var) == pytest.approx(1.0, rel=1e-10)
+    # linear / ReLU at mean 1e8: Var y = 1 cannot come from E[y^2] - E[y]^2 in float64 (the old
+    # answer was 0); the shifted closed form f(1e8 + u) - E f gives it exactly
+    for name in ("linear", "relu"):
+        _, var = mf.selu_map(name, 1e8, 1.0, omega=1.0)
+        assert float(var) == pytest.approx(1.0, rel=1e-12)
     rng = np.random.default_rng(3)
     mu, nu = rng.uniform(-3, 3, 200), 10 ** rng.uniform(-3, 1, 200)
     for m, v in zip(mu, nu, strict=True):
@@ -215,6 +216,25 @@ def test_chunked_scattered_pairs_match_unchunked():
     np.testing.assert_allclose(whole, parts, rtol=1e-13)
 
 
+@pytest.mark.slow
+def test_scattered_pairs_memory_is_bounded():
+    # issue 15: 1e6 scattered (mean, var) pairs took 1.8 kB per value; the maps now work in
+    # chunks, so the peak beyond the output stays a fixed few MB plus the validated inputs
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    n = 100_000
+    m, v = rng.uniform(-3, 3, n), 10 ** rng.uniform(-2, 2, n)
+    mf.output_mean("tanh", m[:10], v[:10])
+    tracemalloc.start()
+    try:
+        out = mf.output_mean("tanh", m, v)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (peak - out.nbytes) / n <= 200
+
+
 # ------------------------------------------------------------------------------------------------
 # issue 16: callables with undeclared kinks and no derivative
 
@@ -247,14 +267,64 @@ def test_closed_matches_mpmath_on_extended_q(name, quantity):
         assert float(fn(act, q, method="closed")) == pytest.approx(float(ref), rel=1e-12), q
 
 
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "softplus", "swish"])
+@pytest.mark.parametrize("quantity", ["f2", "df2"])
+def test_quadrature_matches_mpmath_on_extended_q(name, quantity):
+    act = mf.get_activation(name)
+    mp_f, mp_df = act.mpmath_functions()
+    g = (lambda x: mp_f(x) ** 2) if quantity == "f2" else (lambda x: mp_df(x) ** 2)
+    fn = mf.second_moment if quantity == "f2" else mf.phi
+    for q in _EDGE_Q[::2] if quantity == "f2" else _EDGE_Q[1::2]:  # sampled: 3 per case
+        ref = _mp_expect(g, 0, q)
+        assert float(fn(act, q)) == pytest.approx(float(ref), rel=1e-10), q
+
+
+def test_shipped_closed_forms_are_used():
+    # a fresh derivation for a built-in would mean the shipped table is stale or unused
+    from meanfield.engines import _closed_derivation, closed
+
+    closed.derive.cache_clear()
+    calls = []
+    original = _closed_derivation.derive_spec
+    closed.derive_spec, was = (lambda *a, **k: calls.append(a) or original(*a, **k)), closed.derive_spec
+    try:
+        for name in ("relu", "selu", "gelu", "erf"):
+            act = mf.get_activation(name)
+            closed.derive(act.template, tuple(act.params), "f2", None)
+    finally:
+        closed.derive_spec = was
+    assert calls == []
+
+
+@pytest.mark.slow
+def test_shipped_closed_forms_are_current():
+    from meanfield.engines._closed_ship import shipped_table
+    from meanfield.engines._closed_shipped import SHIPPED
+
+    fresh = shipped_table()
+    assert set(fresh) == set(SHIPPED)
+    for key, spec in fresh.items():
+        want = spec if isinstance(spec, str) else {"terms": spec["terms"], "jumps": spec["jumps"]}
+        got = SHIPPED[key]
+        if isinstance(want, str):
+            assert isinstance(got, str)
+        else:
+            assert [tuple(t) for t in got["terms"]] == [tuple(t) for t in want["terms"]], key
+            assert [tuple(j) for j in got["jumps"]] == [tuple(j) for j in want["jumps"]], key
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["relu", "selu", "gelu", "erf", "tanh", "swish"])
 def test_output_mean_matches_mpmath_on_extended_range(name):
     act = mf.get_activation(name)
-    mp_f, _ = act.mpmath_functions()
+    lam, alpha = mf.SELU_LAMBDA, mf.SELU_ALPHA
+    mp_f = {"relu": lambda x: max(x, 0),  # written here, tail-accurate (ncdf, not 1 + erf)
+            "selu": lambda x: lam * x if x > 0 else lam * alpha * mpmath.expm1(x),
+            "gelu": lambda x: x * mpmath.ncdf(x), "erf": mpmath.erf, "tanh": mpmath.tanh,
+            "swish": lambda x: x / (1 + mpmath.exp(-x))}[name]
     rng = np.random.default_rng(1)
     for m, v in zip(rng.uniform(-30, 30, 12), 10 ** rng.uniform(-12, 8, 12), strict=True):
-        ref = _mp_expect(mp_f, m, v, cuts=act.kinks)
+        ref = _mp_expect(mp_f, m, v, cuts=act.kinks, fine=True)
         try:
             got = float(mf.output_mean(act, m, v))
         except ValueError:

@@ -142,3 +142,20 @@ def test_parameter_named_like_a_constant_does_not_shadow_it(name):
     a, b = simulate(act, **kwargs), simulate("erf", **kwargs)
     np.testing.assert_allclose(a.q, b.q, rtol=1e-12)  # f and f' rounded alike up to ulps
     np.testing.assert_allclose(a.grad_h_sq, b.grad_h_sq, rtol=1e-12)
+
+
+@pytest.mark.parametrize("text", ["x", "x*1", "1*x + 0"])
+def test_identity_expression_is_accepted(text):
+    """The identity parses (a SymPy Symbol is also a Boolean; it was refused as one).
+
+    Exact identities for x ~ N(m, v): E x = m, E x^2 = m^2 + v, E[(d/dx x)^2] = 1."""
+    import meanfield as mf
+
+    act = mf.Activation.from_expression(text)
+    for method in ("closed", "quadrature", "mpmath"):
+        assert float(mf.phi(act, 0.7, method=method)) == pytest.approx(1.0, rel=1e-12)
+        assert float(mf.second_moment(act, 2.5, method=method)) == pytest.approx(2.5, rel=1e-12)
+        assert float(mf.output_mean(act, -3.25, 0.5, method=method)) == pytest.approx(-3.25, rel=1e-12)
+    assert float(mf.expect(text, 0.5, 2.0)) == pytest.approx(0.5, rel=1e-12)
+    with pytest.raises(ValueError, match="number-valued"):
+        mf.Activation.from_expression("x > 0")

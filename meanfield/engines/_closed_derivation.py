@@ -14,6 +14,7 @@ as plain data: each term's ``(C, c, d, b)`` as Python source in the parameters `
 
 from __future__ import annotations
 
+import functools
 import math
 
 import sympy as sp
@@ -132,7 +133,13 @@ def _source(expr, symbols):
 
 def spec_key(template, names, quantity, derivative):
     """The key of one derivation: the template's ``srepr``, its parameter order, the quantity."""
-    return f"{sp.srepr(template)}|{','.join(names)}|{quantity}|{derivative}"
+    return f"{_template_text(template)}|{','.join(names)}|{quantity}|{derivative}"
+
+
+@functools.lru_cache(maxsize=256)
+def _template_text(template):
+    """``srepr`` of a template, once per template (it costs milliseconds for a Piecewise)."""
+    return sp.srepr(template)
 
 
 def derive_spec(template, names, quantity, derivative=None):

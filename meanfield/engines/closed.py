@@ -71,6 +71,8 @@ from meanfield.expressions import DERIVATION_SECONDS, time_budget
 __all__ = ["ClosedEngine", "NormalCDF", "NotClosedForm", "family_moments", "derive"]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+#: Polynomial tables kept per compiled form (parameter values -> table); solvers reuse a few.
+_TABLE_CACHE_SIZE = 64
 #: E[Phi(b x)^j] - (its asin part) at mean 0, j = 0, 1, 2
 _CENTRED_CONSTANT = (1.0, 0.5, 0.25)
 
@@ -94,6 +96,28 @@ class _Derived:
         self.layout = [(lo, hi, k, j, tag) for lo, hi, k, j, tag, _ in spec["terms"]]
         self.jump_points = [a for a, _ in spec["jumps"]]
         self.polynomial = _polynomial_terms(spec["terms"])
+        self._rest = [i for i in range(len(self.layout)) if i not in self.polynomial]
+        self._tables = {}
+
+    def _polynomial_tables(self, key, coefficients):
+        """``{tag: {k: a_k}}`` of the plain ``x^k`` terms at mean 0, cached per parameter values."""
+        poly = self._tables.get(key)
+        if poly is not None:
+            return poly
+        poly = {"g": {}, "xg": {}}
+        for i in self.polynomial:
+            lo, hi, k, _j, tag = self.layout[i]
+            if lo == -math.inf and hi == math.inf:
+                if k % 2:
+                    continue
+                moment = 2.0 * half_normal_moment(k)  # E[z^k] = (k - 1)!!
+            else:
+                moment = half_normal_moment(k) * (1.0 if lo == 0 or k % 2 == 0 else -1.0)
+            table = poly[tag]
+            table[k] = table.get(k, 0.0) + float(coefficients[i][0]) * moment
+        if len(self._tables) < _TABLE_CACHE_SIZE:
+            self._tables[key] = poly
+        return poly
 
     def __call__(self, params, mean, var):
         values = [np.asarray(params[n], dtype=float) for n in self.names]
@@ -105,18 +129,8 @@ class _Derived:
         if centred and self.polynomial and not any(v.ndim for v in values):
             # mean 0, scalar parameters: x^k terms free of exponentials are s^k times exact
             # Gaussian / half-normal moments; their coefficients are summed per power first
-            poly = {"g": {}, "xg": {}}
-            for i in self.polynomial:
-                lo, hi, k, _j, tag = self.layout[i]
-                if lo == -math.inf and hi == math.inf:
-                    if k % 2:
-                        continue
-                    moment = 2.0 * half_normal_moment(k)  # E[z^k] = (k - 1)!!
-                else:
-                    moment = half_normal_moment(k) * (1.0 if lo == 0 or k % 2 == 0 else -1.0)
-                table = poly[tag]
-                table[k] = table.get(k, 0.0) + float(coefficients[i][0]) * moment
-            keep = set(range(len(self.layout))) - set(self.polynomial)
+            poly = self._polynomial_tables(tuple(float(v) for v in values), coefficients)
+            keep = self._rest
         else:
             keep = range(len(self.layout))
         evaluated = [(*self.layout[i], *(np.asarray(v, dtype=float) for v in coefficients[i]))
@@ -143,9 +157,17 @@ class _Derived:
                 # and E[erf(x)^2] keeps its relative accuracy as q -> 0
                 constant[tag] = constant[tag] + coef * _CENTRED_CONSTANT[j]
                 if j == 2:  # asin(rho), rho = B/(1 + B), B = b^2 v, as atan(B/sqrt(1 + 2B)):
-                    tilt = b * b * var  # well conditioned also where rho -> 1 (large q)
-                    angle = np.arctan2(tilt, np.sqrt(1 + 2 * tilt))
-                    parts[tag] = parts[tag] + coef * (angle / (2 * math.pi))
+                    tilt = np.asarray((b * b) * var)  # well conditioned also where rho -> 1
+                    if tilt.ndim:  # in place: one temporary for the whole chain
+                        root = 2.0 * tilt
+                        root += 1.0
+                        np.sqrt(root, out=root)
+                        angle = np.arctan2(tilt, root, out=root)
+                        angle *= coef * (1 / (2 * math.pi))
+                    else:
+                        angle = np.arctan2(tilt, np.sqrt(1 + 2 * tilt)) * (coef / (2 * math.pi))
+                    parts[tag] = angle if isinstance(parts[tag], float) and parts[tag] == 0.0 \
+                        else parts[tag] + angle
                 continue
             value = coef * term_expectation(k, j, c, d, b, lo, hi, mean, var)
             if in_series:

@@ -339,11 +339,11 @@ def _template_derivative(template, names, quantity, order):
     """Lambdified ``d^order g / dx^order`` for ``g = f, f^2, f'^2`` of a template."""
     import sympy as sp
 
-    from meanfield.expressions import X
+    from meanfield.expressions import X, lambdify_renamed
 
     g = {"f": template, "f2": template**2, "df2": sp.diff(template, X) ** 2}[quantity]
-    symbols = [sp.Symbol(n, real=True) for n in names]
-    return sp.lambdify([X, *symbols], sp.diff(g, X, order), modules=["numpy", "scipy"])
+    symbols = [sp.Symbol(n, real=True) for n in names]  # renamed: a parameter "pi" stays one
+    return lambdify_renamed([X, *symbols], sp.diff(g, X, order), modules=["numpy", "scipy"])
 
 
 # ------------------------------------------------------------------------------------------
