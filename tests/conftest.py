@@ -20,9 +20,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 def pytest_configure(config):
     """Plain ``pytest`` skips the tests marked ``slow`` (a few minutes on 2 cores); CI (``CI=true``,
-    as ``.ci/run`` sets it) and an explicit ``-m`` run what they select."""
-    if not config.option.markexpr and os.environ.get("CI", "").lower() not in ("1", "true", "yes"):
-        config.option.markexpr = "not slow"
+    as ``.ci/run`` sets it) runs them too. Tests marked ``reference`` (nested 30-digit mpmath
+    integrals, several minutes each) run only when selected: ``pytest -m reference``."""
+    if config.option.markexpr:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        config.option.markexpr = "not reference"
+    else:
+        config.option.markexpr = "not slow and not reference"
 
 #: parameters for the built-ins that have no defaults (near the solver's outputs at eps ~ 0.03)
 REQUIRED_PARAMS = {

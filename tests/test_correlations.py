@@ -200,7 +200,9 @@ def test_gelu_matches_mpmath_grid(which):
     _check(builtin("gelu"), which, FULL_POINTS, None, None, BOTH)
 
 
+# nested 30-digit mpmath integrals: 5-10 minutes per test on 2 cores, too long for every CI run
 @pytest.mark.slow
+@pytest.mark.reference
 @pytest.mark.parametrize("which", ["f", "df"])
 @pytest.mark.parametrize("name", NESTED)
 def test_quadrature_smooth_matches_nested_mpmath(name, which):
