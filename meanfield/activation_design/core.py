@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from meanfield._validation import check_finite_scalar
 from meanfield.activation_design._families import family_of
 from meanfield.activation_design.conditions import Evaluator, parse_condition
 
@@ -113,18 +114,18 @@ class _Problem:
             if isinstance(target, (tuple, list)):
                 if len(target) != 2:
                     raise ValueError(f"condition {text!r}: an inequality is (low, high), None for open; got {target!r}")
-                lo, hi = (None if t is None else _finite(t, f"bound of {text!r}") for t in target)
+                lo, hi = (None if t is None else check_finite_scalar(t, f"bound of {text!r}") for t in target)
                 self.inequalities.append((cond, lo, hi))
             else:
-                self.equalities.append((cond, _finite(target, f"target of {text!r}")))
+                self.equalities.append((cond, check_finite_scalar(target, f"target of {text!r}")))
         self.objective = parse_condition(objective) if objective is not None else None
         self.order = max([c.order for c, _ in self.equalities] + [c.order for c, _, _ in self.inequalities]
                          + [self.objective.order if self.objective else 1])
         self.bounds = []
         for name in self.unknowns:
             lo, hi = (bounds or {}).get(name, (None, None))
-            lo = -math.inf if lo is None else _finite(lo, f"lower bound of {name}")
-            hi = math.inf if hi is None else _finite(hi, f"upper bound of {name}")
+            lo = -math.inf if lo is None else check_finite_scalar(lo, f"lower bound of {name}")
+            hi = math.inf if hi is None else check_finite_scalar(hi, f"upper bound of {name}")
             if not lo < hi:
                 raise ValueError(f"bounds of {name} must have low < high; got ({lo:g}, {hi:g})")
             self.bounds.append((lo, hi))
@@ -155,18 +156,6 @@ class _Problem:
 
     def inside(self, x, slack=0.0):
         return bool(np.all(x >= self.bounds[:, 0] - slack) and np.all(x <= self.bounds[:, 1] + slack))
-
-
-def _finite(value, name):
-    if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise ValueError(f"{name} must be a real number; got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a real number; got {value!r}") from exc
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite; got {v}")
-    return v
 
 
 def _evaluate_or_none(problem, x, base):
@@ -277,7 +266,7 @@ def design(act, unknowns, conditions, objective=None, bounds=None, start=None, *
     """
     start = dict(start or {})
     for k, v in start.items():
-        start[k] = _finite(v, f"start value of {k}")
+        start[k] = check_finite_scalar(v, f"start value of {k}")
     family = family_of(act, start if isinstance(act, str) else None)
     if isinstance(unknowns, str):
         unknowns = [unknowns]
