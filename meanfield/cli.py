@@ -11,6 +11,7 @@ imports the numerical modules inside ``run``).
 from __future__ import annotations
 
 import argparse
+import codecs
 import importlib
 import sys
 
@@ -26,6 +27,43 @@ class _Parser(argparse.ArgumentParser):
         # "meanfield maps" -> "maps: ..."; the entry point adds the one "meanfield: error:" prefix
         where = self.prog.partition(" ")[2]
         raise UsageError(f"{where}: {message}" if where else message)
+
+
+#: ASCII spellings of the non-ASCII characters the commands print, used when the terminal's
+#: encoding lacks them (``LC_ALL=C`` without UTF-8 mode); anything else becomes ``?``.
+_ASCII_SPELLINGS = {"\u00b1": "+-", "\u2014": "--", "\u2013": "-", "\u2212": "-", "\u2248": "~",
+                    "\u2264": "<=", "\u2265": ">=", "\u2260": "!=", "\u00d7": "x", "\u00b7": ".",
+                    "\u221e": "inf", "\u03bb": "lambda", "\u03b1": "alpha", "\u03b2": "beta",
+                    "\u03b3": "gamma", "\u03b4": "delta", "\u03b5": "eps", "\u03c6": "phi",
+                    "\u03c7": "chi", "\u03be": "xi", "\u03c3": "sigma", "\u00b2": "^2",
+                    "\u2192": "->", "\u2026": "..."}
+_TRANSLITERATE = "meanfield-transliterate"
+
+
+def _transliterate(error):
+    """Codec error handler: spell a character the stream cannot encode in ASCII."""
+    text = error.object[error.start:error.end]
+    return "".join(_ASCII_SPELLINGS.get(ch, "?") for ch in text), error.end
+
+
+def _encodable_streams():
+    """Let stdout/stderr print every character the commands use, whatever the locale.
+
+    Under ``LC_ALL=C`` with UTF-8 mode off, Python's streams are ASCII and a ``\u00b1`` in a table
+    would raise ``UnicodeEncodeError`` (a ``ValueError``); such streams transliterate instead.
+    """
+    try:
+        codecs.lookup_error(_TRANSLITERATE)
+    except LookupError:
+        codecs.register_error(_TRANSLITERATE, _transliterate)
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        if encoding is None or not hasattr(stream, "reconfigure"):
+            continue
+        try:
+            "\u00b1\u2014".encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            stream.reconfigure(errors=_TRANSLITERATE)
 
 
 def build_parser():
@@ -46,6 +84,7 @@ def main(argv=None):
     0: success; 1: the command ran and found a failure (``check``, ``report``); 2: bad input
     (one line on stderr); 130: interrupted.
     """
+    _encodable_streams()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

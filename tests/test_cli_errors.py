@@ -225,3 +225,22 @@ def test_bad_arguments_in_a_subprocess(argv, folder):
     proc = _run_cli(_argv(argv, folder))
     _assert_one_error_line(proc.returncode, proc.stderr, None, None)
     assert proc.stdout == ""
+
+
+def test_ascii_terminal_gets_transliterated_output():
+    """Under LC_ALL=C with UTF-8 mode off, Python's stdout is ASCII; the table's +- sign and the
+    report's dashes must not become an encoding error (exit 2) but an ASCII spelling."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
+           "PYTHONPATH": str(root)}
+    env.pop("PYTHONIOENCODING", None)
+    code = "import sys; from meanfield.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.run([sys.executable, "-c", code, "simulate", "selu", "--depth", "2", "--width", "8",
+                           "--seeds", "2"], capture_output=True, env=env)
+    assert proc.returncode == 0, proc.stderr.decode("ascii", "replace")
+    assert b"+-" in proc.stdout and max(proc.stdout) < 128

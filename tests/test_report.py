@@ -15,7 +15,7 @@ def test_report_writes_figures_and_readme(tmp_path, capsys):
     code = main(["report", "--out", str(tmp_path), "--no-progress"])
     out = capsys.readouterr().out
     assert code == 0, out  # exit 1 would mean some claim does not hold
-    readme = (tmp_path / "README.md").read_text()
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
     figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme)
     assert figures, readme
     for name in figures:
@@ -72,7 +72,7 @@ def test_report_leaves_pyplot_alone(tmp_path):
     finally:
         plt.switch_backend(before)
     assert [c.holds for c in claims] == [True] and (tmp_path / "tiny.png").stat().st_size > 1000
-    assert "![a line](tiny.png)" in (tmp_path / "README.md").read_text()
+    assert "![a line](tiny.png)" in (tmp_path / "README.md").read_text(encoding="utf-8")
 
 
 def test_report_progress_names_each_section(tmp_path, capsys):

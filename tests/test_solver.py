@@ -238,7 +238,7 @@ def test_export_round_trips(tmp_path, table):
     assert float(rows[5]["alpha"]) == table[5].params["alpha"]  # full precision
     assert rows[0]["beta"] == ""  # SELU has no beta
     path = tmp_path / "table.csv"
-    assert table.to_csv(path) is None and path.read_text() == text
+    assert table.to_csv(path) is None and path.read_text(encoding="utf-8") == text
     buf = io.StringIO()
     table[:2].to_csv(buf)
     assert buf.getvalue().count("\n") == 3
@@ -316,7 +316,7 @@ def test_cli_table(capsys, tmp_path, table):
     code, out, _ = run_cli(capsys, "solve", "--table", "--json", "--csv", str(tmp_path / "t.csv"))
     data = json.loads(out)
     assert code == 0 and data["rows"] == table.rows()
-    assert (tmp_path / "t.csv").read_text() == table.to_csv()
+    assert (tmp_path / "t.csv").read_text(encoding="utf-8") == table.to_csv()
     code, out, _ = run_cli(capsys, "solve", "--table")
     lines = out.strip().splitlines()
     assert code == 0 and len(lines) == 1 + len(table) and "gamma1" in lines[0]

@@ -87,7 +87,7 @@ def write_shipped(path=None):
                       separators=(",", ":"))
     if "'''" in data or "\\" in data:
         raise ValueError("the table cannot be stored in a raw triple-quoted string")
-    path.write_text(f"{_HEADER}_DATA = r'''{data}'''\n{_FOOTER}")
+    path.write_text(f"{_HEADER}_DATA = r'''{data}'''\n{_FOOTER}", encoding="utf-8")
     return path
 
 
