@@ -253,7 +253,11 @@ def test_design_reproduces_one_table5_optimum():
 @pytest.mark.parametrize("family", ["dselu", "sselu", "lselu"])
 @pytest.mark.parametrize("eps", [0.01, 0.017, 0.03, 0.06])
 def test_design_reproduces_table5(family, eps):
-    res = design(**mf.solver.selu_problem(family, eps))  # Table 5's problems stated for design
+    # Table 5's problems stated for design's general engine: the plain built-in name instead of the
+    # SeluProgram (which would hand the problem to the one-dimensional reduction that solve uses)
+    problem = dict(mf.solver.selu_problem(family, eps), act=family)
+    res = design(**problem)
+    assert res.method in ("newton", "slsqp")
     sol = mf.solve(family, eps)
     if res.objective is None:
         res_gamma1 = float(mf.gamma1(res.activation))
@@ -263,6 +267,34 @@ def test_design_reproduces_table5(family, eps):
     # 1e-9: the optimum is at the active bound lam = 1, then a square system solved to 1e-16
     assert max(abs(res.params[k] - sol.params[k]) for k in sol.params) <= 1e-9
     assert res.objective_value == pytest.approx(sol.gamma1, abs=1e-12)
+
+
+@pytest.mark.parametrize("kwargs", [{"family": "selu"}, {"family": "selu", "mean": -0.1, "var": 2.0, "omega": 1.0},
+                                    {"family": "dselu", "eps": 0.06}, {"family": "sselu", "eps": 0.03},
+                                    {"family": "lselu", "eps": 0.017, "centralized": True},
+                                    {"family": "sselu", "eps": 0.03, "lam": 1.02}])
+def test_solve_is_design_of_selu_problem(kwargs):
+    """solve goes through design: the SeluProgram of selu_problem solves its own problem (method
+    "exact", the reduction's Solution as detail), and design's quadrature residuals check that answer
+    independently of the reduction's closed forms (<= 1e-12, DESIGN_TOL)."""
+    sol = mf.solve(**kwargs)
+    res = design(**mf.solver.selu_problem(**kwargs))
+    assert res.method == "exact" and res.detail.params == sol.params
+    assert {k: res.params[k] for k in sol.params} == sol.params
+    assert res.max_residual <= 1e-12 and len(res.residuals) >= 2
+    assert res.activation.f(np.array([-1.0, 1.0])).tolist() == sol.activation.f(np.array([-1.0, 1.0])).tolist()
+
+
+def test_changed_selu_problem_goes_to_the_general_engine():
+    """Any change to the stated problem (here the target of phi(1)) leaves the reduction out: the
+    general engine solves the changed problem, which is solve's problem at eps = 0.04."""
+    problem = mf.solver.selu_problem("sselu", 0.03)
+    problem["conditions"]["phi(1)"] = 1.04
+    res = design(**problem)
+    assert res.method == "slsqp" and res.detail is None
+    sol = mf.solve("sselu", 0.04)
+    # 1e-9: the optimum is at the active bound lam = 1, then a square system solved to 1e-16
+    assert max(abs(res.params[k] - sol.params[k]) for k in sol.params) <= 1e-9
 
 
 def test_design_user_sympy_family_against_mpmath():
