@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 
+from meanfield._delta_series import delta_small_q
 from meanfield._validation import as_real_array, check_sign
 from meanfield.activations import Activation, get_activation
 from meanfield.engines import get_engine
@@ -238,7 +239,7 @@ def delta(act, q, *, method="auto"):
         raise ValueError(f"E[f(x)^2] of {act.name} vanishes; delta_q is undefined")
     scaled = q * _moment(act, "df2", _ZERO, q, method)
     out = np.asarray(scaled / second - 1)
-    exact = _delta_small_q(act, q, second, method, out)
+    exact = delta_small_q(act, q, second, method, out)
     # the subtraction amplifies the moments' rounding (~1e-15 relative) by (1 + delta)/|delta|
     with np.errstate(divide="ignore"):
         lost = np.where((out == 0) | exact | (q >= DELTA_WARN_MAX_Q), 0.0,
@@ -249,31 +250,6 @@ def delta(act, q, *, method="auto"):
                       f"{float(np.max(lost)):.1g}: q phi(q) and E[f^2] agree to within rounding",
                       NumericalWarning, stacklevel=2)
     return _out(out, like)
-
-
-def _delta_small_q(act, q, second, method, out):
-    """Replace ``delta`` at small q by the exact series of ``q phi - E f^2`` (closed engine)."""
-    from meanfield.engines import ENGINES
-    from meanfield.engines.closed import SERIES_MAX_RATE, delta_numerator_series
-
-    none = np.zeros(np.shape(out), dtype=bool)
-    if method not in ("auto", "closed") or act.template is None \
-            or not ENGINES["closed"].supports(act, "f2"):
-        return none
-    found = delta_numerator_series(act.template, tuple(act.params), act.params)
-    if found is None:
-        return none
-    table, rate = found
-    s = np.sqrt(np.broadcast_to(q, np.shape(out)))
-    use = s * rate <= SERIES_MAX_RATE
-    if not use.any():
-        return none
-    numerator = np.zeros(s[use].shape)
-    if table:
-        for p in range(max(table), -1, -1):
-            numerator = numerator * s[use] + table.get(p, 0.0)
-    out[use] = numerator / np.broadcast_to(second, out.shape)[use]
-    return use
 
 
 #: Relative accuracy of the moments delta is formed from, and the accuracy below which delta
