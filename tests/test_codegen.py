@@ -29,6 +29,7 @@ from meanfield.expressions import X
 from meanfield.gpu import codegen
 from meanfield.gpu.codegen import cuda_expression, generate_kernel_source, generate_op_source
 from meanfield.tolerances import rtol_for
+from tests._nvrtc import nvrtc_or_skip, ptx_entries
 
 a, b = sp.symbols("a b", real=True)
 
@@ -337,22 +338,8 @@ def test_step_and_cube_root_of_nan_and_negative_inputs():
 # CuPy's NVRTC path (no GPU needed; skipped without CuPy and NVRTC)
 
 
-def _nvrtc_or_skip():
-    from meanfield.gpu import _compile
-
-    reason = _compile.nvrtc_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    return _compile
-
-
-def _ptx_entries(ptx):
-    parts = re.split(r"(?m)^\.(?:visible|weak) \.entry ", ptx)[1:]
-    return {p.split("(")[0]: p for p in parts}
-
-
 def _assert_generated_ptx(src, ptx, case):
-    entries = _ptx_entries(ptx)
+    entries = ptx_entries(ptx)
     assert set(entries) == set(src.entry_names.values()), case
     # CUDA's own sinf/cosf/tanf keep a small local array for huge-argument reduction
     trig = re.search(r"\bmf_(sin|cos|tan)\(", src.op_source)
@@ -378,7 +365,7 @@ _NVRTC_CASES = AGREEMENT_CASES[:1]  # the rest: slow, below
 
 @pytest.mark.parametrize(("case", "act"), _NVRTC_CASES, ids=[c for c, _ in _NVRTC_CASES])
 def test_generated_module_compiles_with_cupy_nvrtc(case, act):
-    compile_ = _nvrtc_or_skip()
+    compile_ = nvrtc_or_skip()
     src = generate_kernel_source(act.template, tuple(act.params))
     _assert_generated_ptx(src, compile_.compile_ptx(src.source), case)
 
@@ -390,6 +377,6 @@ _SLOW_NVRTC_CASES = AGREEMENT_CASES[1:] + CASES[:4] + CASES[-3:-2]
 @pytest.mark.slow
 @pytest.mark.parametrize(("case", "act"), _SLOW_NVRTC_CASES, ids=[c for c, _ in _SLOW_NVRTC_CASES])
 def test_every_generated_module_compiles_with_cupy_nvrtc(case, act):
-    compile_ = _nvrtc_or_skip()
+    compile_ = nvrtc_or_skip()
     src = generate_kernel_source(act.template, tuple(act.params))
     _assert_generated_ptx(src, compile_.compile_ptx(src.source), case)

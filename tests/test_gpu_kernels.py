@@ -50,6 +50,7 @@ from meanfield.expressions import X
 from meanfield.gpu import codegen, kernels, plans
 from meanfield.gpu.kernels import kernel_plan
 from meanfield.tolerances import rtol_for
+from tests._nvrtc import nvrtc_or_skip, ptx_entries
 
 SSELU = {"lam": 1.0360, "alpha": 1.7, "beta": 0.8}
 LSELU = {"lam": 1.0362, "alpha": 1.6, "beta": -0.3}
@@ -154,23 +155,8 @@ def test_block_size_matches_cuda_source():
     assert kernels.BLOCK_SIZE % 32 == 0
 
 
-def _nvrtc_or_skip():
-    from meanfield.gpu import _compile
-
-    reason = _compile.nvrtc_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    return _compile
-
-
-def _ptx_entries(ptx):
-    """Map each .entry (kernel name) of a PTX text to its body."""
-    parts = re.split(r"(?m)^\.(?:visible|weak) \.entry ", ptx)[1:]
-    return {p.split("(")[0]: p for p in parts}
-
-
 def _check_builtin_ptx(op, ptx):
-    entries = _ptx_entries(ptx)
+    entries = ptx_entries(ptx)
     kinds = list(codegen._KERNEL_KINDS) + (["backward_lambda"] if op in plans._LAMBDA_OPS else [])
     want = {kernels.builtin_entry_name(k, op, d) for k in kinds for d in ("float32", "float64")}
     assert set(entries) == want
@@ -195,7 +181,7 @@ def _check_builtin_ptx(op, ptx):
 
 
 def test_cupy_compile_options_are_cupys():
-    compile_ = _nvrtc_or_skip()
+    compile_ = nvrtc_or_skip()
     options = compile_.cupy_nvrtc_options("90")
     assert options[-3:] == ("-ftz=true", "-arch=sm_90", "--device-as-default-execution-space")
     assert any(o.startswith("-I") for o in options)
@@ -203,21 +189,21 @@ def test_cupy_compile_options_are_cupys():
 
 @pytest.mark.parametrize("op", ["mf::LRelu"])
 def test_builtin_module_compiles_with_cupy_nvrtc(op):
-    _check_builtin_ptx(op, _nvrtc_or_skip().compile_ptx(kernels.builtin_module_source(op)))
+    _check_builtin_ptx(op, nvrtc_or_skip().compile_ptx(kernels.builtin_module_source(op)))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("op", sorted(plans._ops() - {"mf::LRelu"}))
 def test_every_builtin_module_compiles_with_cupy_nvrtc(op):
     # ~2-7 s each on 2 loaded cores (13 modules, 106 kernels in all)
-    _check_builtin_ptx(op, _nvrtc_or_skip().compile_ptx(kernels.builtin_module_source(op)))
+    _check_builtin_ptx(op, nvrtc_or_skip().compile_ptx(kernels.builtin_module_source(op)))
 
 
 def test_random_module_compiles_with_cupy_nvrtc():
     from meanfield.gpu.random import random_source
 
-    ptx = _nvrtc_or_skip().compile_ptx(random_source())
-    entries = _ptx_entries(ptx)
+    ptx = nvrtc_or_skip().compile_ptx(random_source())
+    entries = ptx_entries(ptx)
     assert set(entries) == {"mf_philox_normal_f64"}
     body = entries["mf_philox_normal_f64"]
     assert "mul.hi.u32" in body or "mul.wide.u32" in body  # Philox's 32x32 -> 64 products
