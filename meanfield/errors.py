@@ -7,7 +7,11 @@ leaves a usable result is a :class:`NumericalWarning`.
 
 from __future__ import annotations
 
-__all__ = ["NumericalWarning", "TraceFileError", "UnstableTheoryWarning"]
+__all__ = ["DesignError", "NumericalWarning", "TraceFileError", "UnstableTheoryWarning"]
+
+
+class DesignError(ValueError):
+    """The conditions could not be met to tolerance (infeasible, or no start converged)."""
 
 
 class NumericalWarning(RuntimeWarning):

@@ -14,7 +14,9 @@ import math
 
 import numpy as np
 
-__all__ = ["DesignError"]
+from meanfield.errors import DesignError
+
+__all__ = []
 
 #: Newton stops below this residual: the float64 noise floor of the moments is 1e-16..5e-16, where
 #: further steps only wander (and DESIGN_TOL is 1000 times larger).
@@ -26,10 +28,6 @@ _MAX_NEWTON = 60
 _MAX_HALVINGS = 8
 #: ... or when the residual is still above _SLOW_LEVEL after _SLOW_ITER iterations.
 _SLOW_ITER, _SLOW_LEVEL = 15, 1e-3
-
-
-class DesignError(ValueError):
-    """The conditions could not be met to tolerance (infeasible, or no start converged)."""
 
 
 def _evaluate_or_none(problem, x, base):

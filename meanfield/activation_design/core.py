@@ -32,8 +32,9 @@ import numpy as np
 
 from meanfield._validation import check_finite_scalar
 from meanfield.activation_design._families import family_of
-from meanfield.activation_design._solvers import DesignError, _solve_program, _solve_square
+from meanfield.activation_design._solvers import _solve_program, _solve_square
 from meanfield.activation_design.conditions import Evaluator, parse_condition
+from meanfield.errors import DesignError
 
 __all__ = ["DesignError", "DesignResult", "design", "DESIGN_TOL"]
 
