@@ -38,11 +38,12 @@ import numpy as np
 import sympy as sp
 from scipy import special
 
+from meanfield.engines._bivariate_proxy import amortized_expectation
 from meanfield.engines.closed import ClosedEngine
 from meanfield.engines.quadrature import gauss_expectation
 from meanfield.tolerances import Z_CUTOFF
 
-__all__ = ["outer_expectation", "inner_closed_available", "bivariate_quadrature"]
+__all__ = ["outer_expectation", "direct_expectation", "inner_closed_available", "bivariate_quadrature"]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 #: Gauss-Legendre order per outer element (as the one-dimensional engine).
@@ -167,6 +168,11 @@ def _inner(act2, which, mean, var, engine):
 def outer_expectation(act1, act2, which, q1, q2, c, engine):
     r"""``E[g1(u1) g2(u2)]`` with ``g = f`` (``which="f"``) or ``g = f'`` (``which="df"``).
 
+    With ``act1 is act2``, values that share ``(q1, q2)`` with enough others (in this call or
+    earlier ones) come from a cached Chebyshev proxy
+    (:func:`meanfield.engines._bivariate_proxy.amortized_expectation`), the rest from
+    :func:`direct_expectation`.
+
     Parameters
     ----------
     act1, act2 : Activation
@@ -180,6 +186,14 @@ def outer_expectation(act1, act2, which, q1, q2, c, engine):
     -------
     ndarray
     """
+    q1, q2, c = (np.asarray(a, dtype=float).ravel() for a in (q1, q2, c))
+    if act1 is act2:
+        return amortized_expectation(act1, which, q1, q2, c, engine, direct_expectation)
+    return direct_expectation(act1, act2, which, q1, q2, c, engine)
+
+
+def direct_expectation(act1, act2, which, q1, q2, c, engine):
+    """The direct rule of the module docstring (no proxy); arguments as :func:`outer_expectation`."""
     q1, q2, c = (np.asarray(a, dtype=float).ravel() for a in (q1, q2, c))
     s = np.sqrt(np.maximum((1.0 - c) * (1.0 + c), 0.0))
     g1 = act1.f if which == "f" else act1.df
