@@ -27,6 +27,13 @@ with a 12-point Gauss-Legendre rule per element (the grading of the one-dimensio
 ``p +- w u``, ``u = 1, 2.5, 5, 9, 16, 30`` up to 1.2 from ``p``). At ``c = +-1`` (``s = 0``)
 ``H(z1) = g2(c sqrt(q2) z1)`` exactly and the same mesh (kinks now exact) is used.
 
+**Many values at one (q1, q2).** This direct rule costs ~2-3 ms a value (~250 outer times ~200
+inner nodes). :func:`outer_expectation` hands values that share ``(q1, q2)`` with enough others
+(in one call or over several) to cached Chebyshev proxies built from it, or, for activations
+without kinks, from a polar-Fourier series (:mod:`meanfield.engines._bivariate_proxy`: the
+analyticity in ``theta = arccos(c)`` they rest on, their self-checks and what they assume); the
+rest, and every value at an all-distinct ``(q1, q2)``, use :func:`direct_expectation`.
+
 Source: the decomposition is the one of Poole et al. (2016), eq. (4) (their ``u1, u2``).
 """
 
