@@ -116,10 +116,8 @@ from meanfield.activation_design._selu import (
     SELU_MOMENT_MAX,
     SELU_MOMENT_MIN,
     TABLE_EPS,
-    parameter_table,
-    selu_problem,
-    solve,
 )
+from meanfield.activation_design._selu_front import SeluProgram, parameter_table, selu_problem, solve
 from meanfield.activation_design._solution import RESIDUAL_TOL, Solution, SolutionTable, SolverError
 
 __all__ = [
@@ -130,6 +128,7 @@ __all__ = [
     "SELU_MOMENT_MAX",
     "SELU_MOMENT_MIN",
     "TABLE_EPS",
+    "SeluProgram",
     "Solution",
     "SolutionTable",
     "SolverError",

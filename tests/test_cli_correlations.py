@@ -35,6 +35,8 @@ def test_cmap_text_at_fixed_point(capsys):
     (["cmap", "relu", "--weight-var", "3", "--bias-var", "0.1"], "diverges"),
     (["phase", "tanh", "--bias-var", "-1"], "bias_var must be >= 0"),
     (["phase", "tanh", "--plot", "/nonexistent-dir/x.png"], "--plot"),
+    (["phase", "tanh", "--grid", "0"], "--grid must be an integer >= 2"),  # without --plot too
+    (["phase", "tanh", "--max-weight-var", "inf"], "--max-weight-var must be finite"),
 ])
 def test_usage_errors_one_line(argv, match, capsys):
     assert main(argv) == 2

@@ -73,8 +73,10 @@ def test_fixed_points_and_criticality():
     assert M.chi1("relu", 1.5, 0.1) == pytest.approx(0.75, rel=1e-14)
     assert M.fixed_point("tanh", 0.5) == 0.0
     assert M.critical_weight_var("relu", 0.0) == pytest.approx(2.0, rel=1e-12)
-    # tanh: chi1 - 1 grows like (w - 1)^2 above w = 1, so the root is found to ~sqrt(eps)
-    assert M.critical_weight_var("tanh", 0.0) == pytest.approx(1.0, rel=1e-7)
+    # without bias the q* = 0 branch of an odd activation ends exactly at w = 1/f'(0)^2 (chi1 = w f'(0)^2
+    # there): tanh 1, erf pi/4 (f'(0) = 2/sqrt(pi)); 2 ulp for erf's rounded f'(0)
+    assert M.critical_weight_var("tanh", 0.0) == 1.0
+    assert M.critical_weight_var("erf", 0.0) == pytest.approx(math.pi / 4, rel=5e-16)
     w = M.critical_weight_var("tanh", 0.05)
     assert M.chi1("tanh", w, 0.05) == pytest.approx(1.0, abs=1e-12)
     with pytest.raises(ValueError, match="diverges"):

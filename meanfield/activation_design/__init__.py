@@ -9,7 +9,7 @@
 """
 
 from meanfield.activation_design._families import AFFINE_NAMES, AffineFamily, SymbolicFamily, transformed_activation
-from meanfield.activation_design._selu import parameter_table, selu_problem, solve
+from meanfield.activation_design._selu_front import SeluProgram, parameter_table, selu_problem, solve
 from meanfield.activation_design._solution import Solution, SolutionTable, SolverError
 from meanfield.activation_design.conditions import CONDITIONS, parse_condition
 from meanfield.activation_design.core import DESIGN_TOL, DesignError, DesignResult, design
@@ -22,6 +22,7 @@ __all__ = [
     "DESIGN_TOL",
     "DesignError",
     "DesignResult",
+    "SeluProgram",
     "Solution",
     "SolutionTable",
     "SolverError",

@@ -54,6 +54,16 @@ def _broadcast(value, shape):
     return np.full(shape, float(value)) if np.ndim(value) == 0 else np.broadcast_to(value, shape)
 
 
+@functools.lru_cache(maxsize=128)
+def _kink_parameters(template):
+    """Names of the parameters that appear in a Piecewise condition of ``template`` (they move a kink)."""
+    moving = set()
+    for pw in template.rewrite(sp.Piecewise).atoms(sp.Piecewise):
+        for _, cond in pw.args:
+            moving |= {s.name for s in cond.free_symbols} - {"x"}
+    return frozenset(moving)
+
+
 class SymbolicFamily:
     """``g(x; theta) = T(x; theta)`` for a SymPy template (parameters ``names``, defaults ``values``)."""
 
@@ -68,11 +78,7 @@ class SymbolicFamily:
         self._kinks = act.kinks
 
     def check_unknowns(self, unknowns):
-        moving = set()
-        for pw in self.template.rewrite(sp.Piecewise).atoms(sp.Piecewise):
-            for _, cond in pw.args:
-                moving |= {s.name for s in cond.free_symbols} - {"x"}
-        bad = sorted(set(unknowns) & moving)
+        bad = sorted(set(unknowns) & _kink_parameters(self.template))
         if bad:
             raise ValueError(f"unknowns {bad} move a kink of {self.act.name}; design needs kinks that do not "
                              f"depend on the unknowns (reparametrize, e.g. shift x instead)")

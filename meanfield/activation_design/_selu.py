@@ -1,9 +1,9 @@
-"""The SELU-family front end :func:`solve` and :func:`parameter_table` (DESIGN.md, section Solver).
+"""The SELU family's exact solver: the one-dimensional reduction (DESIGN.md, section Solver).
 
 The mathematics (reduction to one variable, why the optimum is global, several roots) is in the
-docstring of :mod:`meanfield.solver`; the same problems written as
-:func:`meanfield.design <meanfield.activation_design.core.design>` problems come from
-:func:`selu_problem`.
+docstring of :mod:`meanfield.solver`. :func:`meanfield.design <meanfield.activation_design.core.design>`
+calls :func:`_solve_one` / :func:`_solve_selu` for the problems of
+:mod:`meanfield.activation_design._selu_front` (what :func:`~meanfield.solver.solve` states).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import math
 import numpy as np
 import sympy as sp
 
-from meanfield._validation import check_finite_scalar, check_real_type
 from meanfield.activation_design._selu_curve import (
     _M0,
     _brent_root,
@@ -26,7 +25,6 @@ from meanfield.activation_design._selu_curve import (
     _q_range_text,
 )
 from meanfield.activation_design._solution import (
-    SolutionTable,
     SolverError,
     _equations,
     _finish,
@@ -37,8 +35,7 @@ from meanfield.activations import get_activation
 from meanfield.engines.closed import family_moments
 from meanfield.maps import selu_map_jacobian
 
-__all__ = ["FAMILIES", "LAM_FLOOR", "LAM_MAX", "SELU_MOMENT_MAX", "SELU_MOMENT_MIN", "TABLE_EPS",
-           "parameter_table", "selu_problem", "solve"]
+__all__ = ["FAMILIES", "LAM_FLOOR", "LAM_MAX", "SELU_MOMENT_MAX", "SELU_MOMENT_MIN", "TABLE_EPS"]
 
 #: Families :func:`solve` accepts.
 FAMILIES = ("selu", "dselu", "sselu", "lselu")
@@ -283,121 +280,6 @@ def _solve_selu(mean, var, omega, tau):
                    omega=omega, tau=tau)
 
 
-# ------------------------------------------------------------------------------------------------
-# public API
-
-
-def _check_range(value, name):
-    value = check_finite_scalar(value, name)
-    if not LAM_FLOOR <= value < LAM_MAX:
-        raise ValueError(f"{name} must be in [{LAM_FLOOR:g}, {LAM_MAX:.10g}) (lam <= sqrt(2) always; below "
-                         f"{LAM_FLOOR:g} the solution's alpha ~ 1/lam overflows float64); got {value:g}")
-    return value
-
-
-def solve(family, eps=None, *, centralized=False, lam=None, lam_min=1.0, mean=0.0, var=1.0, omega=0.0,
-          tau=1.0):
-    """Solve for the self-normalizing parameters of a SELU-family activation.
-
-    Parameters
-    ----------
-    family : {"selu", "dselu", "sselu", "lselu"}
-        See the module docstring for each problem (Klambauer et al.; Chen et al., eq. 5, 11, Sec. 5).
-    eps : float or array_like, optional
-        ``phi(1) = 1 + eps`` with ``eps > 0`` (required except for ``"selu"``, which takes none).
-        An array solves a sweep and returns a :class:`SolutionTable` in its (flattened) order.
-    centralized : bool
-        sselu/lselu only: solve ``phi(1) = 1 + eps, E f = 0, E f^2 = 1`` (Chen et al., Sec. 5)
-        instead of the program eq. 11. Roots with ``lam < lam_min`` are rejected; among the rest
-        the one with the smallest ``gamma1`` is returned (the others are in ``other_roots``).
-    lam : float, optional
-        sselu/lselu only: fix ``lam`` in ``(0, sqrt 2)`` and solve the two equalities for
-        ``alpha, beta`` (Chen et al., Fig. 1); of several roots the smallest ``gamma1`` wins.
-    lam_min : float
-        The bound ``lam >= lam_min`` of eq. 11 (Chen et al. use 1), in ``(0, sqrt 2)``; ignored
-        for selu/dselu and when ``lam`` is given. ``gamma1`` keeps decreasing towards a degenerate
-        ``lam -> 0`` limit, so the bound is active at the optimum.
-    mean, var : float
-        selu only: the fixed point ``(mean, var)`` of ``(E f(y), Var f(y))``, var > 0, with
-        ``y ~ N(mean * omega, var * tau)`` as in :func:`~meanfield.maps.selu_map`.
-    omega, tau : float
-        selu only: the input convention. ``omega = 0, tau = 1`` (default) is Klambauer et al.'s
-        normalized weights (sum of weights 0, sum of squares 1), so ``y ~ N(0, var)``;
-        ``omega = 1, tau = 1`` is the SNNs notebook's ``getSeluParameters(mean, var)`` convention
-        (``y ~ N(mean, var)``; at (-0.1, 2) it gives lam = 1.0738512, alpha = 1.9769022).
-
-    Returns
-    -------
-    Solution or SolutionTable
-
-    Raises
-    ------
-    ValueError
-        Bad arguments (unknown family, eps <= 0 or not finite, options that do not apply).
-    SolverError
-        (a ValueError) No solution: eps, lam or lam_min outside the feasible range found (the
-        message states that range), or residuals above :data:`RESIDUAL_TOL` after polishing.
-
-    Examples
-    --------
-    >>> sol = solve("dselu", 0.06)
-    >>> sol.max_residual <= 1e-12  # RESIDUAL_TOL
-    True
-    >>> opt = solve("sselu", 0.06)
-    >>> opt.params["lam"], opt.constraint_active, opt.gamma1 < sol.gamma1
-    (1.0, True, True)
-    """
-    key = str(family).lower() if isinstance(family, str) else family
-    if key not in FAMILIES:
-        raise ValueError(f"family must be one of {', '.join(FAMILIES)}; got {family!r}")
-    if not isinstance(centralized, (bool, np.bool_)):
-        raise ValueError(f"centralized must be True or False; got {centralized!r}")
-    centralized = bool(centralized)
-    if key != "selu" and (mean != 0.0 or var != 1.0 or omega != 0.0 or tau != 1.0):
-        raise ValueError("mean, var, omega and tau set the fixed point of family 'selu' only")
-    if key in ("selu", "dselu"):
-        if centralized:
-            raise ValueError(f"centralized applies to sselu and lselu only ({key} has two parameters)")
-        if lam is not None:
-            raise ValueError(f"lam= applies to sselu and lselu only ({key} has two parameters and two equations)")
-    if centralized and lam is not None:
-        raise ValueError("lam= and centralized=True are exclusive (three equations for two unknowns)")
-    lam_min = _check_range(lam_min, "lam_min")
-    if lam is not None:
-        lam = _check_range(lam, "lam")
-    if key == "selu":
-        if eps is not None:
-            raise ValueError("family 'selu' takes no eps (its eps = phi(1) - 1 follows from the fixed point)")
-        mean = check_finite_scalar(mean, "mean")
-        var = check_finite_scalar(var, "var")
-        omega = check_finite_scalar(omega, "omega")
-        tau = check_finite_scalar(tau, "tau")
-        if var <= 0:
-            raise ValueError(f"var must be > 0 (valid range: (0, inf)); got {var:g}")
-        if tau <= 0:
-            raise ValueError(f"tau must be > 0 (y ~ N(mean omega, var tau)); got {tau:g}")
-        if not (SELU_MOMENT_MIN <= var + mean * mean <= SELU_MOMENT_MAX and var * tau <= SELU_MOMENT_MAX
-                and var * tau >= SELU_MOMENT_MIN):
-            raise ValueError(
-                f"mean = {mean:g}, var = {var:g}: var + mean^2 and var * tau must lie in "
-                f"[{SELU_MOMENT_MIN:g}, {SELU_MOMENT_MAX:g}] (E f^2 and the input variance are squared "
-                f"in the equations and must stay finite float64)")
-        return _solve_selu(mean, var, omega, tau)
-    if eps is None:
-        raise ValueError(f"eps is required for family {key!r} (phi(1) = 1 + eps, eps > 0)")
-    check_real_type(eps, "eps")  # "0.03" and True would convert silently
-    try:
-        eps_arr = np.asarray(eps, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"eps must be a real number or an array of them; got {eps!r}") from exc
-    bad = eps_arr[~(np.isfinite(eps_arr) & (eps_arr > 0))]
-    if bad.size:
-        raise ValueError(f"eps must be finite and > 0 (valid range: (0, inf)); got {bad.ravel()[0]}")
-    if eps_arr.ndim == 0:
-        return _solve_one(key, float(eps_arr), centralized, lam, lam_min)
-    return SolutionTable(_solve_one(key, float(e), centralized, lam, lam_min) for e in eps_arr.ravel())
-
-
 def _solve_one(family, eps, centralized, lam, lam_min):
     if family == "dselu":
         return _solve_dselu(eps)
@@ -406,82 +288,3 @@ def _solve_one(family, eps, centralized, lam, lam_min):
     if centralized:
         return _solve_centralized(family, eps, lam_min)
     return _solve_optimum(family, eps, lam_min)
-
-
-def parameter_table(eps=TABLE_EPS, *, lam_min=1.0):
-    """The analogue of Chen et al.'s Table 5: SELU, then dSELU, sSELU, lSELU and centralized sSELU, lSELU.
-
-    Parameters
-    ----------
-    eps : sequence of float
-        Default :data:`TABLE_EPS` = (0.01, 0.017, 0.03, 0.06).
-    lam_min : float
-        Bound of the program eq. 11 and root filter of the centralized system.
-
-    Returns
-    -------
-    SolutionTable
-        ``1 + 5 len(eps)`` solutions, grouped by (family, centralized), eps ascending within.
-    """
-    eps = np.atleast_1d(np.asarray(eps, dtype=float))
-    out = [solve("selu")]
-    for family, centralized in (("dselu", False), ("sselu", False), ("lselu", False),
-                                ("sselu", True), ("lselu", True)):
-        out.extend(solve(family, eps, centralized=centralized, lam_min=lam_min))
-    return SolutionTable(out)
-
-
-def selu_problem(family, eps=None, *, centralized=False, lam=None, lam_min=1.0, mean=0.0, var=1.0, omega=0.0,
-                 tau=1.0):
-    """The problem :func:`solve` solves, as keyword arguments of :func:`~meanfield.activation_design.core.design`.
-
-    ``design(**selu_problem(...))`` states the same conditions in the general engine (quadrature
-    with exact gradients, multi-start); :func:`solve` solves them through the one-dimensional
-    reduction of :mod:`meanfield.solver`, which also proves the optimum global and reaches the
-    extreme ``beta`` of the scanned domain. Both agree to ~1e-10 (tests/test_design.py).
-
-    Returns
-    -------
-    dict
-        ``act, unknowns, conditions, objective, bounds, start``.
-
-    Examples
-    --------
-    >>> from meanfield.activation_design import design
-    >>> res = design(**selu_problem("sselu", 0.03, centralized=True))
-    >>> round(res.params["lam"], 4)  # Chen et al., App. A.4
-    1.036
-    """
-    key = str(family).lower()
-    if key not in FAMILIES:
-        raise ValueError(f"family must be one of {', '.join(FAMILIES)}; got {family!r}")
-    if key == "selu":
-        y_mean, y_var = mean * omega, var * tau
-        return {"act": "selu", "unknowns": ["lam", "alpha"],
-                "conditions": {f"output_mean({y_mean!r}, {y_var!r})": mean,
-                               f"output_second_moment({y_mean!r}, {y_var!r})": var + mean * mean},
-                "objective": None, "bounds": {"lam": (0.0, None), "alpha": (0.0, None)},
-                "start": {"lam": 1.05, "alpha": 1.67}}
-    if eps is None:
-        raise ValueError(f"eps is required for family {key!r}")
-    conditions = {"phi(1)": 1.0 + float(eps), "second_moment(1)": 1.0}
-    names = ["lam", "alpha"] if key == "dselu" else ["lam", "alpha", "beta"]
-    start = {"lam": 1.0, "alpha": 1.5, **({"beta": 0.5} if key != "dselu" else {})}
-    bounds = {"alpha": (0.0, None)}
-    if key == "sselu":
-        bounds["beta"] = (0.01, 100.0)
-    objective = None
-    if key != "dselu":
-        if centralized:
-            conditions["mean"] = 0.0
-            bounds["lam"] = (lam_min, None)
-            del bounds["alpha"]  # the centralized roots have either sign of alpha; lam >= lam_min picks one
-        elif lam is not None:
-            names.remove("lam")
-            start["lam"] = float(lam)
-            objective = "gamma1"
-        else:
-            bounds["lam"] = (lam_min, None)
-            objective = "gamma1"
-    return {"act": key, "unknowns": names, "conditions": conditions, "objective": objective,
-            "bounds": bounds, "start": start}

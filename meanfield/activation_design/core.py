@@ -75,6 +75,12 @@ class DesignResult:
         An ordinary meanfield activation (every map, the simulator and ``check`` take it).
     other_roots : tuple of dict
         Parameters of further solutions found from other starts (square systems).
+    method : str
+        ``"newton"`` (square system), ``"slsqp"`` (with objective or inequalities) or ``"exact"``
+        (the family solved its own problem: a :class:`~meanfield.solver.SeluProgram`
+        from :func:`~meanfield.solver.selu_problem`, by the one-dimensional reduction).
+    detail : object or None
+        The exact solver's own result (a :class:`~meanfield.solver.Solution`) when ``method == "exact"``.
     """
 
     params: dict
@@ -86,6 +92,8 @@ class DesignResult:
     objective_value: float | None
     activation: object = field(repr=False)
     other_roots: tuple = field(default=(), repr=False)
+    method: str = "newton"
+    detail: object = field(default=None, repr=False)
 
     @property
     def max_residual(self):
@@ -98,7 +106,7 @@ class DesignResult:
                 "conditions": dict(self.conditions), "residuals": dict(self.residuals),
                 "values": dict(self.values), "max_residual": self.max_residual,
                 "objective": self.objective, "objective_value": self.objective_value,
-                "other_roots": [dict(r) for r in self.other_roots],
+                "other_roots": [dict(r) for r in self.other_roots], "method": self.method,
                 "activation": self.activation.to_dict()}
 
 
@@ -298,13 +306,18 @@ def design(act, unknowns, conditions, objective=None, bounds=None, start=None, *
     if problem.order >= 2:
         _check_smooth_derivative(family, {**family.values, **start})
     base = {**family.values, **start}
+    exact = getattr(family, "exact_solution", None)  # a family that can solve its own problem exactly
+    detail = exact(unknowns, conditions, objective, bounds, start) if exact is not None else None
+    if detail is not None:
+        x = np.array([detail.params[u] for u in unknowns], dtype=float)
+        roots = tuple(np.array([r[u] for u in unknowns], dtype=float) for r in detail.other_roots)
+        return _result(problem, x, base, roots, method="exact", detail=detail)
     x0 = np.array([base[u] for u in unknowns], dtype=float)
     x0 = np.clip(x0, problem.bounds[:, 0], problem.bounds[:, 1])
     if objective is None and not problem.inequalities:
         x, roots = _solve_square(problem, x0, base, n_starts, seed, tol)
-    else:
-        x, roots = _solve_program(problem, x0, base, n_starts, seed, tol), ()
-    return _result(problem, x, base, roots)
+        return _result(problem, x, base, roots, method="newton")
+    return _result(problem, _solve_program(problem, x0, base, n_starts, seed, tol), base, (), method="slsqp")
 
 
 def _closest_text(problem, best):
@@ -411,7 +424,7 @@ def _check_smooth_derivative(family, theta):
                              f"as at x = {k:g})")
 
 
-def _result(problem, x, base, roots):
+def _result(problem, x, base, roots, method, detail=None):
     theta = problem.theta(x, base)
     ev = Evaluator(problem.family, theta, problem.unknowns, problem.order)
     values, residuals = {}, {}
@@ -427,4 +440,5 @@ def _result(problem, x, base, roots):
                         | {c.text: (lo, hi) for c, lo, hi in problem.inequalities},
                         residuals=residuals, values=values,
                         objective=problem.objective.text if problem.objective else None,
-                        objective_value=obj, activation=problem.family.activation(theta), other_roots=others)
+                        objective_value=obj, other_roots=others, method=method, detail=detail,
+                        activation=detail.activation if detail is not None else problem.family.activation(theta))

@@ -109,7 +109,8 @@ def run(args):
     if args.json:
         print_json(data)
         return 0
-    title = f"{result.method} ({result.base}, depth {result.depth})" if hasattr(result, "method") else "design"
+    is_transform = hasattr(result, "depth")  # a DKS/TAT Transform (a DesignResult has no depth)
+    title = f"{result.method} ({result.base}, depth {result.depth})" if is_transform else f"design ({result.method})"
     print(title)
     for k, v in result.params.items():
         print(f"  {k:<14}{v:.15g}")

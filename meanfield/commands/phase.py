@@ -35,11 +35,12 @@ def run(args):
 
     act = activation_from_args(args)
     bias = np.asarray(args.bias_var if args.bias_var else [0.0, 0.05, 0.1, 0.2, 0.3], dtype=float)
+    # checked with or without --plot: a bad value is a mistake either way
+    if args.grid < 2:
+        raise UsageError(f"--grid must be an integer >= 2; got {args.grid}")
+    if not (np.isfinite(args.max_weight_var) and args.max_weight_var > 0):
+        raise UsageError(f"--max-weight-var must be finite and > 0; got {args.max_weight_var}")
     if args.plot is not None:
-        if args.grid < 2:
-            raise UsageError(f"--grid must be an integer >= 2; got {args.grid}")
-        if not (np.isfinite(args.max_weight_var) and args.max_weight_var > 0):
-            raise UsageError(f"--max-weight-var must be finite and > 0; got {args.max_weight_var}")
         check_writable(args.plot, "--plot")
     line = critical_line(act, bias, method=args.method)
     rows = [{"bias_var": float(b), "critical_weight_var": None if np.isnan(w) else float(w)}

@@ -232,7 +232,7 @@ def critical_weight_var(act, bias_var=0.0, *, method="auto", bracket=(1e-3, 1e3)
 
     Examples
     --------
-    >>> round(critical_weight_var("tanh", 0.0), 6)  # chi1 - 1 ~ (w - 1)^2 above 1: ill-conditioned
+    >>> critical_weight_var("tanh", 0.0)  # the end of the q* = 0 branch, 1/f'(0)^2, exactly
     1.0
     >>> round(critical_weight_var("relu", 0.0), 10)
     2.0
@@ -257,7 +257,31 @@ def critical_weight_var(act, bias_var=0.0, *, method="auto", bracket=(1e-3, 1e3)
     while w < hi:
         nxt = min(2 * w, hi)
         if excess(nxt) >= 0:
-            return optimize.brentq(excess, w, nxt, xtol=1e-14, rtol=1e-14)
+            root = optimize.brentq(excess, w, nxt, xtol=1e-14, rtol=1e-14)
+            return _exact_zero_branch_end(act, bias_var, root)
         w = nxt
     raise ValueError(f"{act.name} stays ordered up to weight_var={hi} (bias_var={bias_var}); "
                      f"no transition in bracket {bracket}")
+
+
+#: A bracketed root this close (relative) to ``1/f'(0)^2`` is the end of the ``q* = 0`` branch.
+_ZERO_BRANCH_RTOL = 1e-6
+
+
+def _exact_zero_branch_end(act, bias_var, root):
+    """``1/f'(0)^2`` where the transition is the end of the ``q* = 0`` branch, else ``root``.
+
+    Without bias and with ``f(0) = 0``, ``q* = 0`` is the fixed point while ``sigma_w^2 f'(0)^2 <= 1``
+    and there ``chi1 = sigma_w^2 f'(0)^2`` exactly (Poole et al. 2016, Sec. 3): the boundary is
+    ``1/f'(0)^2``. Brent's root is only good to ~3e-9 there (above the boundary ``chi1 - 1`` grows
+    like ``(sigma_w^2 - 1/f'(0)^2)^2``, below rounding for the last digits), so the exact value
+    replaces it when the two agree to :data:`_ZERO_BRANCH_RTOL`.
+    """
+    if bias_var != 0:
+        return root
+    zero = np.zeros(1)
+    f0, df0 = float(act.f(zero)[0]), float(act.df(zero)[0])
+    if f0 != 0 or not np.isfinite(df0) or df0 == 0:
+        return root
+    exact = 1.0 / (df0 * df0)
+    return exact if abs(root - exact) <= _ZERO_BRANCH_RTOL * exact else root
