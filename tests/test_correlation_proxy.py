@@ -317,3 +317,45 @@ def test_cache_is_bounded():
     for q in np.linspace(0.1, 1.0, proxy.CACHE_SIZE + 5):
         M.covariance(act, q, 1.0, c, method="quadrature")
     assert proxy.proxy_cache_info()["entries"] == proxy.CACHE_SIZE
+
+
+# -- the polar arc rule (theta samples for kinks at 0, engine "quadrature") ------------------------
+
+
+def test_arc_rule_matches_exact_kernels_at_its_samples():
+    # the arc rule alone (no proxy) at Lobatto points, q over 7 decades, against the arc-cosine and
+    # arcsine kernels (erf has no kinks: the arcs' breaks are then only unnecessary splits)
+    from meanfield.engines._bivariate_arcs import arc_samples
+
+    c = proxy._lobatto_c(16)
+    for name, kernel in (("relu", _relu_kernel), ("erf", _erf_kernel)):
+        act = get_activation(name)
+        for which in ("f", "df"):
+            for q1, q2 in ((1e-4, 1e3), (0.5, 2.0), (1e2, 1e2)):
+                scale = _cs(act, which, q1, q2)
+                got = arc_samples(act, which, q1, q2, c, scale)
+                ref = np.array([float(kernel(which, q1, q2, x)) for x in c])
+                assert np.max(np.abs(got - ref)) <= 1e-13 * scale, (name, which, q1, q2)
+
+
+def test_arc_rule_refuses_mass_beyond_its_window():
+    # f = e^(2x) for x > 0 at q = 30: f(u)^2 phi peaks at |z| ~ 4 sqrt(q) = 22, beyond rho = 9
+    from meanfield.engines._bivariate_arcs import arc_samples
+
+    act = Activation.from_expression("Piecewise((exp(2*x), x > 0), (x, True))")
+    assert act.kinks == (0.0,)
+    # (the last argument, the Cauchy-Schwarz scale, is only the unit of the c = +-1 check; this
+    # one's E[f^2] overflows the one-dimensional engine's window, so a stand-in is passed)
+    assert arc_samples(act, "f", 30.0, 30.0, np.array([0.0, 0.5]), 1.0) is None
+
+
+def test_theta_proxy_falls_back_to_direct_samples_when_the_arc_rule_refuses(monkeypatch):
+    from meanfield.engines import _bivariate_proxy
+
+    monkeypatch.setattr(_bivariate_proxy, "arc_samples", lambda *args: None)
+    act = get_activation("relu")
+    c = _grid()
+    got = M.covariance(act, 0.5, 2.0, c, method="quadrature")
+    assert proxy.cached_proxy(act, "f", 0.5, 2.0, "quadrature").kind == "theta"
+    for i in (3, 30, 61):
+        assert abs(got[i] - float(_relu_kernel("f", 0.5, 2.0, c[i]))) <= RTOL * _cs(act, "f", 0.5, 2.0)

@@ -65,6 +65,7 @@ import math
 import numpy as np
 from numpy.polynomial import chebyshev
 
+from meanfield.engines._bivariate_arcs import arc_samples, arcs_apply
 from meanfield.engines._bivariate_polar import polar_series
 from meanfield.engines.quadrature import gauss_expectation
 
@@ -126,14 +127,15 @@ class Proxy:
 class _Counter:
     """Values seen for one (q1, q2) and the theta samples taken so far."""
 
-    __slots__ = ("seen", "level", "samples", "polar_tried", "scale")
+    __slots__ = ("seen", "level", "samples", "polar_tried", "scale", "arcs")
 
-    def __init__(self):
+    def __init__(self, arcs):
         self.seen = 0
         self.level = 0
         self.samples = None
         self.polar_tried = False
         self.scale = None
+        self.arcs = arcs  # sample with the polar arc rule (else the direct rule)
 
 
 _FAILED = "failed"
@@ -258,7 +260,13 @@ def _refine_theta(counter, act, which, q1, q2, engine, direct):
             c_new = _lobatto_c(n_next)
         else:
             c_new = _lobatto_c(n_next, odd_only=True)
-        vals = direct(act, act, which, np.full(c_new.size, q1), np.full(c_new.size, q2), c_new, engine)
+        if counter.arcs:
+            vals = arc_samples(act, which, q1, q2, c_new, counter.scale)
+            if vals is None:  # a check of the arc rule failed: start again with the direct rule
+                counter.arcs, counter.samples, counter.level = False, None, 0
+                continue
+        else:
+            vals = direct(act, act, which, np.full(c_new.size, q1), np.full(c_new.size, q2), c_new, engine)
         if not np.all(np.isfinite(vals)):
             return _FAILED
         if counter.samples is None:
@@ -287,7 +295,7 @@ def _proxy_for(act, which, q1, q2, engine, count, direct):
         return entry[0]
     counter = _COUNTERS.get(key)
     if counter is None:
-        counter = _Counter()
+        counter = _Counter(arcs=engine == "quadrature" and arcs_apply(act))
     _remember(_COUNTERS, key, counter, _COUNTER_SIZE)
     counter.seen += count
     polar = engine == "quadrature" and not act.kinks
