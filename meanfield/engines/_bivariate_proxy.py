@@ -37,11 +37,14 @@ beats their growth; for meromorphic ones such as tanh's the strip narrows with `
 claim rests on the measured geometric decay of the coefficients and on the tail check). The
 ``sqrt(1 - c^2)`` singularities of the kernels in
 ``c`` are gone: ReLU's arc-cosine kernel is ``(sin t + (pi - t) cos t)/(2 pi)`` and
-``E[f' f'] = (pi - t)/(2 pi)``, entire in ``t``. The proxy samples the direct rule at the
+``E[f' f'] = (pi - t)/(2 pi)``, entire in ``t``. The proxy samples ``K`` at the
 Chebyshev-Lobatto points of ``theta in [0, pi]`` (which include ``theta = 0, pi``, i.e.
 ``c = +-1``, where it is exact up to the Clenshaw sum's rounding), 17 of them, nested to 33,
 65 and 129 while the last quarter of the Chebyshev coefficients exceeds ``1e-12`` of the
-Cauchy-Schwarz scale ``sqrt(E[g(u1)^2] E[g(u2)^2])``. Measured on the built-ins, degree
+Cauchy-Schwarz scale ``sqrt(E[g(u1)^2] E[g(u2)^2])``. The samples come from the polar arc rule
+(:mod:`meanfield.engines._bivariate_arcs`: the same split of ``psi`` at the four kink angles as a
+tensor Gauss-Legendre rule, ~3-5x cheaper) for engine ``"quadrature"`` when every kink is at 0,
+else (or where its checks fail) from the direct rule. Measured on the built-ins, degree
 15-110 reaches ``1e-13`` of that scale for ``q`` in ``[1e-2, 1e2]``. A kink away from 0
 (``Max(x - 0.3, 0)``, a ``with_params`` shift) moves the kink lines off the rays and the argument
 fails: the coefficients may stop decaying (those of ``f'`` of that shifted ReLU do), the tail
@@ -107,7 +110,10 @@ class Proxy:
     coef : ndarray
         Chebyshev coefficients.
     scale : float
-        The Cauchy-Schwarz scale ``sqrt(E[g(u1)^2] E[g(u2)^2])``.
+        The Cauchy-Schwarz scale ``sqrt(E[g(u1)^2] E[g(u2)^2])``. The samples come from the polar arc rule
+(:mod:`meanfield.engines._bivariate_arcs`: the same split of ``psi`` at the four kink angles as a
+tensor Gauss-Legendre rule, ~3-5x cheaper) for engine ``"quadrature"`` when every kink is at 0,
+else (or where its checks fail) from the direct rule.
     """
 
     def __init__(self, kind, coef, scale):
