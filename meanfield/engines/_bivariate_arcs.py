@@ -72,18 +72,35 @@ def _rho_rule(a, b, scale):
     return rho, (half[:, None] * _GL_W).ravel() * dens, dens[-1] / rho[-1]
 
 
-def _arc_rule(theta, width):
-    """psi nodes and weights on the arcs between +-pi/2 and theta +- pi/2 (one period)."""
-    half_pi = 0.5 * math.pi
-    breaks = sorted({-half_pi, half_pi, theta - half_pi, theta + half_pi})
-    breaks.append(breaks[0] + 2.0 * math.pi)
-    grading = [width * _ARC_RATIO**k for k in range(int(math.log(math.pi / width, _ARC_RATIO)) + 2)]
-    ends = [breaks[0]]
-    for lo, hi in zip(breaks[:-1], breaks[1:], strict=True):
-        if hi - lo <= _MIN_ELEMENT:
-            continue
-        inner = [d for d in grading if d < 0.5 * (hi - lo)]
-        arc = sorted({lo, hi, *(lo + d for d in inner), *(hi - d for d in inner)})
+def _grading(width):
+    """Distances ``width * 2^k`` from an arc end, up to past ``pi``."""
+    return [width * _ARC_RATIO**k for k in range(int(math.log(math.pi / width, _ARC_RATIO)) + 2)]
+
+
+def _arc_rule(theta, width1, width2):
+    """psi nodes and weights on the arcs between the kink angles of the two factors (one period).
+
+    The first factor's kinks are at ``+-pi/2`` (graded to ``width1``), the second's at
+    ``theta +- pi/2`` (graded to ``width2``).
+    """
+    half_pi, period = 0.5 * math.pi, 2.0 * math.pi
+    marks = sorted(((angle + half_pi) % period - half_pi, width)  # in [-pi/2, 3pi/2)
+                   for angle, width in ((-half_pi, width1), (half_pi, width1),
+                                        (theta - half_pi, width2), (theta + half_pi, width2)))
+    breaks = [marks[0]]
+    for angle, width in marks[1:]:  # coinciding kinks (theta = 0, pi): one break, finer grading
+        if angle - breaks[-1][0] <= _MIN_ELEMENT:
+            breaks[-1] = (breaks[-1][0], min(breaks[-1][1], width))
+        else:
+            breaks.append((angle, width))
+    if breaks[0][0] + period - breaks[-1][0] <= _MIN_ELEMENT:  # the same break across the wrap
+        breaks[0] = (breaks[0][0], min(breaks[0][1], breaks.pop()[1]))
+    breaks.append((breaks[0][0] + period, breaks[0][1]))
+    ends = [breaks[0][0]]
+    for (lo, w_lo), (hi, w_hi) in zip(breaks[:-1], breaks[1:], strict=True):
+        mid = 0.5 * (hi - lo)
+        arc = sorted({lo, hi, *(lo + d for d in _grading(w_lo) if d < mid),
+                      *(hi - d for d in _grading(w_hi) if d < mid)})
         for x0, x1 in zip(arc[:-1], arc[1:], strict=True):
             pieces = max(1, math.ceil((x1 - x0) / _ARC_LONGEST))
             ends += [x0 + (x1 - x0) * (k + 1) / pieces for k in range(pieces)]
@@ -104,9 +121,12 @@ def arc_samples(act, which, q1, q2, c, scale):
     g = act.f if which == "f" else act.df
     a, b = math.sqrt(q1), math.sqrt(q2)
     rho, w_rho, beyond = _rho_rule(a, b, act.scale)
-    width = _ARC_WIDTH * act.scale / max(a, b)
     thetas = np.arccos(np.clip(c, -1.0, 1.0))
-    rules = [_arc_rule(float(t), width) for t in thetas]
+    # one grading width for every arc end: a factor's feature at its kink reaches across a short
+    # arc to the other factor's kink (theta near 0 or pi), so per-factor widths (measured) lose
+    # 1e-8 there
+    width = _ARC_WIDTH * act.scale / max(a, b)
+    rules = [_arc_rule(float(t), width, width) for t in thetas]
     longest = max(r[0].size for r in rules)
     psi = np.zeros((c.size, longest))
     w_psi = np.zeros((c.size, longest))  # padded with zero weights
