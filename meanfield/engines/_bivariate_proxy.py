@@ -133,9 +133,12 @@ else (or where its checks fail) from the direct rule.
 class _Counter:
     """Values seen for one (q1, q2) and the theta samples taken so far."""
 
-    __slots__ = ("seen", "level", "samples", "polar_tried", "scale", "arcs")
+    __slots__ = ("seen", "level", "samples", "polar_tried", "scale", "arcs", "act")
 
-    def __init__(self, arcs):
+    def __init__(self, act, arcs):
+        # holding the activation keeps the ids in a callables key from being reused while the
+        # counter (and its samples) lives
+        self.act = act
         self.seen = 0
         self.level = 0
         self.samples = None
@@ -301,7 +304,7 @@ def _proxy_for(act, which, q1, q2, engine, count, direct):
         return entry[0]
     counter = _COUNTERS.get(key)
     if counter is None:
-        counter = _Counter(arcs=engine == "quadrature" and arcs_apply(act))
+        counter = _Counter(act, arcs=engine == "quadrature" and arcs_apply(act))
     _remember(_COUNTERS, key, counter, _COUNTER_SIZE)
     counter.seen += count
     polar = engine == "quadrature" and not act.kinks
