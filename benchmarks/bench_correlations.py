@@ -25,9 +25,12 @@ at 20 digits for tanh, enough for errors down to 1e-18) on a handful of values p
 ``err_cs`` is relative to the Cauchy-Schwarz scale ``sqrt(E[g(u1)^2] E[g(u2)^2])``, ``err_rel``
 plainly relative (pairs with a reference below 1e-3 of the scale left out).
 
-Targets (issue 11): closed covariance <= 0.3 us/value; quadrature covariance <= 5 us/value at <= 1e-10
-(met in the batch regimes, where values share (q1, q2); not in the distinct regime, ~2-3 ms/value);
-both faster than ElementwiseNumerical at 1000x smaller error. The batch values' errors are those of
+Targets (issue 11): closed covariance <= 0.3 us/value; quadrature covariance <= 5 us/value at <= 1e-10;
+both faster than ElementwiseNumerical at 1000x smaller error. Expected from in-process timings on a
+loaded 2-core VM (benchmarks/quadrature_notes.md): batch cold ~1-3 us/value for the activations
+without kinks (polar-Fourier series) and ~2.5-10 us/value for those with a kink at 0 (theta proxy
+from the arc rule), batch warm ~0.2-0.5 us/value, distinct ~2-3 ms/value (the target is not met
+there: no proxy applies). The batch values' errors are those of
 the proxies (the reference points are read from the batch call's output).
 
 The nt venv (Python 3.11; these pins install there)::
