@@ -12,8 +12,8 @@ If ``g`` is analytic except at ``x = 0``, the integrand is analytic in ``rho`` a
 (the signs of both arguments are fixed on a ray) and, for every ``rho``, analytic in ``psi``
 except at the four angles ``+-pi/2`` and ``theta +- pi/2`` where one of the cosines changes
 sign. So a tensor rule needs no moving kink lines: composite 12-point Gauss-Legendre in ``rho``
-on ``0, 1.2, 2.5, 4, 6, 9`` (graded toward 0 below 1.2 down to ``scale/sqrt(q)``, the width of
-the activation's feature there), and in ``psi`` on the (up to) four arcs between those angles,
+on ``0, 1.2, 2.5, 4, 6, 9`` (graded geometrically toward 0 below 1.2 down to ``scale/sqrt(q)``,
+the width of the activation's feature there), and in ``psi`` on the (up to) four arcs between those angles,
 each graded geometrically (ratio 2) toward both ends from ``0.5 scale/sqrt(q)`` (the width of
 the activation's feature at the break on rays with ``rho ~ 2``) and cut into elements no longer
 than 1.6. With ``q1 = q2`` the integrand is symmetric about ``psi = theta/2`` (modulo ``pi``) and
@@ -42,9 +42,9 @@ from meanfield.tolerances import Z_CUTOFF
 __all__ = ["arc_samples", "arcs_apply"]
 
 _GL_T, _GL_W = np.polynomial.legendre.leggauss(12)
-#: rho mesh: base points, and the grading toward 0 (kept below the first base point).
+#: rho mesh: base points, and the grading toward 0 below the first base point (geometric, ratio
+#: _ARC_RATIO, from scale/sqrt(q): however large q, no element is more than twice its neighbour).
 _RHO_BASE = (0.0, 1.2, 2.5, 4.0, 6.0, Z_CUTOFF)
-_GRADING = np.array([1.0, 2.5, 5.0, 9.0, 16.0, 30.0])
 _MIN_ELEMENT = 1e-14
 #: psi arcs: grading width in units of scale/sqrt(q), and the longest element.
 _ARC_WIDTH = 0.5
@@ -64,7 +64,10 @@ def arcs_apply(act):
 def _rho_rule(a, b, scale):
     pts = set(_RHO_BASE)
     for r in {a, b}:
-        pts.update(float(p) for p in scale / r * _GRADING if p < _RHO_BASE[1])
+        width = scale / r
+        while width < _RHO_BASE[1]:
+            pts.add(width)
+            width *= _ARC_RATIO
     p = np.array(sorted(pts))
     p = p[np.concatenate([[True], np.diff(p) > _MIN_ELEMENT])]
     half, mid = 0.5 * np.diff(p), 0.5 * (p[1:] + p[:-1])
