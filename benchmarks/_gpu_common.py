@@ -21,9 +21,9 @@ __all__ = [
 def gpu_or_reason():
     """``(cupy, None)`` when CuPy sees a CUDA device, else ``(None, reason)``.
 
-    The check is the CuPy backend's (:func:`meanfield.backends._import_cupy`).
+    The check is the CuPy backend's (:func:`meanfield._cupy_import._import_cupy`).
     """
-    from meanfield.backends import BackendUnavailableError, _import_cupy
+    from meanfield._cupy_import import BackendUnavailableError, _import_cupy
 
     try:
         return _import_cupy(), None

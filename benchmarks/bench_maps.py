@@ -56,10 +56,6 @@ from meanfield.engines import ENGINES
 N_FAST, N_LOOP, N_REF = 10_000, 200, 40
 
 
-def best_time(fn, repeat=15):
-    return min(wall_times(fn, repeat))
-
-
 def scipy_quad(g, q, kinks):
     """E[g(x)] by scipy quad with a scalar ``math`` integrand ``g`` (the honest baseline)."""
     s = math.sqrt(q)
@@ -104,26 +100,32 @@ def bench(act, quantity, out):
         eng = ENGINES[method]
         if not eng.supports(act, quantity):
             continue
-        t = best_time(lambda eng=eng: eng.expect(act, quantity, zeros(q_fast), q_fast))
+        times = wall_times(lambda eng=eng: eng.expect(act, quantity, zeros(q_fast), q_fast), RUNS)
         err = np.max(np.abs(eng.expect(act, quantity, zeros(q_ref), q_ref) / ref - 1))
-        rows.append((f"meanfield {method}", t / N_FAST, err))
+        rows.append((f"meanfield {method}", _spread(times, N_FAST), err))
     gm = MATH_INTEGRANDS[act.name, quantity]
-    t = best_time(lambda: [scipy_quad(gm, q, act.kinks) for q in q_loop], repeat=1)
+    times = wall_times(lambda: [scipy_quad(gm, q, act.kinks) for q in q_loop], QUAD_RUNS)
     err = np.max(np.abs(np.array([scipy_quad(gm, float(q), act.kinks) for q in q_ref]) / ref - 1))
-    rows.append(("scipy quad (math)", t / N_LOOP, err))
-    t = best_time(lambda: gauss_hermite(g, q_fast))
+    rows.append(("scipy quad (math)", _spread(times, N_LOOP), err))
+    times = wall_times(lambda: gauss_hermite(g, q_fast), RUNS)
     err = np.max(np.abs(gauss_hermite(g, q_ref) / ref - 1))
-    rows.append(("Gauss-Hermite 25", t / N_FAST, err))
+    rows.append(("Gauss-Hermite 25", _spread(times, N_FAST), err))
     label = {"f2": "second_moment", "df2": "phi"}[quantity]
-    print(f"\n{act.name} {label}", file=out)
-    print(f"  {'engine':<22} {'us/value':>10} {'max rel err':>12} {'speed-up vs quad':>17}", file=out)
-    quad_time = rows[-2][1]
-    for name, per, err in rows:
-        print(f"  {name:<22} {per * 1e6:>10.3f} {err:>12.2e} {quad_time / per:>16.0f}x", file=out)
+    print(f"\n{act.name} {label} (us/value: median [min, max] of {RUNS} runs, scipy quad of {QUAD_RUNS})",
+          file=out)
+    print(f"  {'engine':<22} {'median':>10} {'[min, max]':>22} {'max rel err':>12} {'speed-up vs quad':>17}",
+          file=out)
+    quad_median = rows[-2][1][0]
+    for name, (median, lo, hi), err in rows:
+        spread = f"[{lo:.3f}, {hi:.3f}]"
+        print(f"  {name:<22} {median:>10.3f} {spread:>22} {err:>12.2e} {quad_median / median:>16.0f}x",
+              file=out)
 
 
 NT_PYTHON = os.environ.get("MEANFIELD_NT_PYTHON", "/work/venvs/nt/bin/python")
 RUNS = 7
+#: runs of the scipy quad loop (200 values x ~0.5-1.4 ms each per run)
+QUAD_RUNS = 5
 
 
 def _spread(times, n):

@@ -168,6 +168,7 @@ def theory_profile(act, *, depth, width, batch=16, weight_var=1.0, weight_mean=0
     [2.0, 4.0, 8.0]
     """
     from meanfield import maps
+    from meanfield._moments import _moment
     from meanfield.activations import Activation, get_activation
 
     act = act if isinstance(act, Activation) else get_activation(act)
@@ -191,7 +192,7 @@ def theory_profile(act, *, depth, width, batch=16, weight_var=1.0, weight_mean=0
                              f"(pre-activation mean {mj:.3g}, variance {vj:.3g})")
         mean_j = float(maps.output_mean(act, mj, vj, method=method))  # checks vj > 0, finite
         # E f^2 and E f'^2 at mean mj (phi and second_moment are their mean-0 cases)
-        sq_j, p_j = (float(maps._moment(act, quantity, mj, vj, method)) for quantity in ("f2", "df2"))
+        sq_j, p_j = (float(_moment(act, quantity, mj, vj, method)) for quantity in ("f2", "df2"))
         big_m[j], big_v[j], m[j], s[j], p[j] = mj, vj, mean_j, sq_j, p_j
         m_prev, s_prev = mean_j, sq_j
     grad_h = np.empty(depth)
@@ -247,7 +248,7 @@ def layer_map_radius(act, big_m, big_v, *, mu_n, weight_var, method="auto"):
         ``mu_eff * n`` (0 for zero-mean or centralized weights).
     weight_var : float
     """
-    from meanfield.maps import _moment
+    from meanfield._moments import _moment
 
     big_m, big_v = np.asarray(big_m, dtype=float), np.asarray(big_v, dtype=float)
     jac = np.zeros(big_m.shape + (2, 2))

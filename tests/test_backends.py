@@ -94,7 +94,7 @@ def _fake_cupy(monkeypatch, failing=(), device_error=None, count=1, runtime_vers
 
 
 def test_unavailability_reason_names_missing_libraries_and_wheels(monkeypatch):
-    from meanfield.backends import _import_cupy
+    from meanfield._cupy_import import _import_cupy
 
     _fake_cupy(monkeypatch, failing=("nvrtc", "cusolver"),
                device_error="cudaErrorInsufficientDriver")

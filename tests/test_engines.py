@@ -64,8 +64,18 @@ def _closed_ok(act):
     return all(ENGINES["closed"].supports(act, q) for q in ("f", "f2", "df2"))
 
 
+#: Built-ins checked in the default tier, one of each kind (piecewise exponential, pole-type smooth,
+#: erf-type smooth, homogeneous); every other built-in is checked in the slow tier (CI), where the
+#: 30-digit references cost 5-20 s per activation.
+DEFAULT_TIER = ("selu", "tanh", "gelu", "relu")
+
+
+def _tiered(acts):
+    return [pytest.param(a, id=a.name, marks=() if a.name in DEFAULT_TIER else pytest.mark.slow) for a in acts]
+
+
 @pytest.mark.parametrize("method", ["closed", "quadrature"])
-@pytest.mark.parametrize("act", ALL_BUILTINS, ids=lambda a: a.name)
+@pytest.mark.parametrize("act", _tiered(ALL_BUILTINS))
 def test_builtins_against_mpmath(act, method):
     if method == "closed" and not _closed_ok(act):
         pytest.skip(f"{act.name} has no closed form (auto uses quadrature)")
@@ -78,7 +88,8 @@ def test_builtins_against_mpmath(act, method):
                                    # the other 17 of the 20 draws: ~2 min of 30-digit references
                                    pytest.param(slice(3, 20), id="draws3-19", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("method", ["closed", "quadrature"])
-@pytest.mark.parametrize("family", sorted(PARAM_RANGES))
+@pytest.mark.parametrize("family", [pytest.param(f, marks=() if f == "sselu" else pytest.mark.slow)
+                                    for f in sorted(PARAM_RANGES)])  # sselu: the widest ranges
 def test_random_parameters_against_mpmath(family, method, draws):
     for act in random_draws(family, 20)[draws]:
         errs = relative_errors(act, method, Q_GRID_SHORT, MEAN_SHORT, VAR_SHORT)
@@ -101,7 +112,8 @@ def test_closed_and_quadrature_agree_on_a_dense_grid(act):
     assert np.max(np.abs(closed - quad) / np.maximum(np.maximum(np.abs(closed), rms), 1e-300)) <= 1e-10
 
 
-@pytest.mark.parametrize("name", ["selu", "gelu", "sselu", "erf"])
+@pytest.mark.parametrize("name", ["selu", pytest.param("gelu", marks=pytest.mark.slow), "sselu",
+                                  pytest.param("erf", marks=pytest.mark.slow)])
 def test_mean_and_var_derivatives_against_mpmath(name):
     # selu_map_jacobian needs d/dmean and d/dvar of E f and E f^2 at any mean: check them at
     # scattered points; scale as for the maps (derivatives of E g have E|g|-size / sqrt(var)).

@@ -558,7 +558,7 @@ def _cupy_or_skip():
     Only :class:`BackendUnavailableError` (raised by the same check as the backend's) skips:
     any other CUDA error is a failure, not a skip.
     """
-    from meanfield.backends import BackendUnavailableError, _import_cupy
+    from meanfield._cupy_import import BackendUnavailableError, _import_cupy
 
     try:
         return _import_cupy(libraries=("nvrtc",))

@@ -109,6 +109,7 @@ def test_table5_claims(table):
         assert abs(by[family, False, 0.06].gamma1 - selu_gamma) <= 0.01
 
 
+@pytest.mark.slow  # 21 solutions verified in 40-digit mpmath: ~8 s
 def test_table_shape_and_every_solution_against_mpmath(table):
     assert len(table) == 1 + 5 * len(TABLE_EPS)
     assert table[0].family == "selu"

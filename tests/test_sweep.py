@@ -141,6 +141,7 @@ def test_eps_grid_uses_the_solver_activation(client):
         _assert_case_equals_simulate(ds, act, {"activation": "dselu", "eps": eps}, width=8, **TINY)
 
 
+@pytest.mark.slow  # LocalCluster round trips: 3-10 s; the bit-for-bit test stays in the default tier
 def test_bias_var_and_input_correlation_grid_keys(client):
     """simulate()'s bias_var and input_correlation sweep like any argument; c is recorded."""
     grid = {"bias_var": [0.0, 0.25], "input_correlation": [0.3, 0.9]}
@@ -163,6 +164,7 @@ def test_depth_grid_pads_shallower_cases_with_nan(client):
     assert np.isfinite(ds.q.sel(depth=5).values).all()
 
 
+@pytest.mark.slow  # LocalCluster round trips: 3-10 s; the bit-for-bit test stays in the default tier
 def test_failing_task_is_reported_with_its_case_and_others_kept(client, tmp_path):
     out = tmp_path / "fail.zarr"
     with pytest.raises(SweepError, match="weight_var") as info:
@@ -179,6 +181,7 @@ def test_failing_task_is_reported_with_its_case_and_others_kept(client, tmp_path
                                      weight_var=1.0, width=8, **TINY)
 
 
+@pytest.mark.slow  # LocalCluster round trips: 3-10 s; the bit-for-bit test stays in the default tier
 @pytest.mark.parametrize("suffix", [".zarr", ".nc"])
 def test_interrupted_sweep_resumes_computing_only_missing_tasks(client, tmp_path, monkeypatch,
                                                                 suffix):
@@ -244,6 +247,7 @@ def _overwrite_q(out, ds, stored, value):
         os.replace(str(out) + ".tmp", out)
 
 
+@pytest.mark.slow  # LocalCluster round trips: 3-10 s; the bit-for-bit test stays in the default tier
 def test_timeout_stops_waiting_and_keeps_a_resumable_store(client, tmp_path):
     out = tmp_path / "slow.zarr"
     grid = {"activation": ["tanh"], "width": [64, 96]}

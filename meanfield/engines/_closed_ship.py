@@ -54,7 +54,7 @@ SHIPPED = {
 
 def shipped_table():
     """``{key: spec or reason}`` for every built-in template, quantity and derivative."""
-    from meanfield.activations import _BUILTIN_SPECS, get_activation
+    from meanfield._builtins import _BUILTIN_SPECS, get_activation
 
     table = {}
     for name, spec in _BUILTIN_SPECS.items():

@@ -29,7 +29,9 @@ import threading
 
 import numpy as np
 
-from meanfield.backends import BackendUnavailableError, _import_cupy, check_int
+from meanfield._backend_base import BackendUnavailableError
+from meanfield._cupy_import import _import_cupy
+from meanfield._validation import check_int
 from meanfield.gpu.plans import (
     KernelPlan,
     builtin_entry_name,
