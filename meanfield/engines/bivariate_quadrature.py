@@ -27,6 +27,13 @@ with a 12-point Gauss-Legendre rule per element (the grading of the one-dimensio
 ``p +- w u``, ``u = 1, 2.5, 5, 9, 16, 30`` up to 1.2 from ``p``). At ``c = +-1`` (``s = 0``)
 ``H(z1) = g2(c sqrt(q2) z1)`` exactly and the same mesh (kinks now exact) is used.
 
+**Many values at one (q1, q2).** This direct rule costs ~2-3 ms a value (~250 outer times ~200
+inner nodes). :func:`outer_expectation` hands values that share ``(q1, q2)`` with enough others
+(in one call or over several) to cached Chebyshev proxies built from it, or, for activations
+without kinks, from a polar-Fourier series (:mod:`meanfield.engines._bivariate_proxy`: the
+analyticity in ``theta = arccos(c)`` they rest on, their self-checks and what they assume); the
+rest, and every value at an all-distinct ``(q1, q2)``, use :func:`direct_expectation`.
+
 Source: the decomposition is the one of Poole et al. (2016), eq. (4) (their ``u1, u2``).
 """
 
@@ -38,11 +45,12 @@ import numpy as np
 import sympy as sp
 from scipy import special
 
+from meanfield.engines._bivariate_proxy import amortized_expectation
 from meanfield.engines.closed import ClosedEngine
 from meanfield.engines.quadrature import gauss_expectation
 from meanfield.tolerances import Z_CUTOFF
 
-__all__ = ["outer_expectation", "inner_closed_available", "bivariate_quadrature"]
+__all__ = ["outer_expectation", "direct_expectation", "inner_closed_available", "bivariate_quadrature"]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 #: Gauss-Legendre order per outer element (as the one-dimensional engine).
@@ -167,6 +175,11 @@ def _inner(act2, which, mean, var, engine):
 def outer_expectation(act1, act2, which, q1, q2, c, engine):
     r"""``E[g1(u1) g2(u2)]`` with ``g = f`` (``which="f"``) or ``g = f'`` (``which="df"``).
 
+    With ``act1 is act2``, values that share ``(q1, q2)`` with enough others (in this call or
+    earlier ones) come from a cached Chebyshev proxy
+    (:func:`meanfield.engines._bivariate_proxy.amortized_expectation`), the rest from
+    :func:`direct_expectation`.
+
     Parameters
     ----------
     act1, act2 : Activation
@@ -180,6 +193,14 @@ def outer_expectation(act1, act2, which, q1, q2, c, engine):
     -------
     ndarray
     """
+    q1, q2, c = (np.asarray(a, dtype=float).ravel() for a in (q1, q2, c))
+    if act1 is act2:
+        return amortized_expectation(act1, which, q1, q2, c, engine, direct_expectation)
+    return direct_expectation(act1, act2, which, q1, q2, c, engine)
+
+
+def direct_expectation(act1, act2, which, q1, q2, c, engine):
+    """The direct rule of the module docstring (no proxy); arguments as :func:`outer_expectation`."""
     q1, q2, c = (np.asarray(a, dtype=float).ravel() for a in (q1, q2, c))
     s = np.sqrt(np.maximum((1.0 - c) * (1.0 + c), 0.0))
     g1 = act1.f if which == "f" else act1.df
