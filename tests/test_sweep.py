@@ -396,6 +396,7 @@ import sys
 import meanfield as mf
 from meanfield.sweeps import _run
 _run.CHECKPOINT_SECONDS = 0.0  # checkpoint after every batch of results
+_run.GATHER_SECONDS = 0.0  # and gather every batch as it finishes
 mf.sweep({"activation": ["tanh", "relu"], "width": [48, 64, 80]}, depth=30, batch=8,
          backend="numpy", n_seeds=4, client=sys.argv[1], out=sys.argv[2], progress=False)
 """
