@@ -44,8 +44,21 @@ def _lambdified_derivatives(template, names, order, wrt):
         columns.append([expr] + [sp.diff(expr, sp.Symbol(w, real=True)) for w in wrt])
         expr = sp.diff(expr, X)
     flat = [e for col in columns for e in col]
-    fn = sp.lambdify([X, *symbols], flat, modules="numpy", cse=True)
+    fn = sp.lambdify([X, *symbols], flat, modules=[{"select": _select}, "numpy"], cse=True)
     return fn, len(wrt) + 1
+
+
+def _select(condlist, choicelist, default=0.0):
+    """``numpy.select`` (the first true condition wins) as a chain of ``numpy.where``.
+
+    The lambdified Piecewise of a kinked template calls it for every derivative at every
+    quadrature rule; ``numpy.select`` broadcasts all its arguments first and took most of a
+    design evaluation's time (elu's DKS transform: 60 of 135 ms).
+    """
+    out = default
+    for cond, choice in zip(reversed(condlist), reversed(choicelist), strict=True):
+        out = np.where(cond, choice, out)
+    return out
 
 
 def _broadcast(value, shape):
