@@ -35,8 +35,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from meanfield.activation_design._families import AFFINE_NAMES, AffineFamily, transformed_activation
+from meanfield.activation_design._solvers import _solve_square
 from meanfield.activation_design.conditions import Evaluator, parse_condition
-from meanfield.activation_design.core import DESIGN_TOL, DesignError, _Problem, _solve_square
+from meanfield.activation_design.core import DESIGN_TOL, DesignError, _Problem
 from meanfield.activations import Activation, get_activation
 
 __all__ = ["Transform", "dks_transform", "lrelu_c_map", "tat_transform"]

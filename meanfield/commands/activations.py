@@ -15,7 +15,7 @@ def register(subparsers):
 
 
 def _parameters(name):
-    from meanfield.activations import _BUILTIN_SPECS
+    from meanfield._builtins import _BUILTIN_SPECS
 
     spec = _BUILTIN_SPECS.get(name)
     if spec is None:
