@@ -138,14 +138,16 @@ def naive_solve(family, eps, centralized=False, lam=None, lam_min=1.0):
 # ------------------------------------------------------------------------------------------------
 
 
-def _median_time(fn, reps):
-    return statistics.median(wall_times(fn, reps))
+def _spread(fn, reps):
+    """(median, min, max) wall time of ``reps`` calls."""
+    times = wall_times(fn, reps)
+    return statistics.median(times), min(times), max(times)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=7, help="repetitions per warm timing (median)")
-    parser.add_argument("--naive-reps", type=int, default=1, help="repetitions of each naive solve")
+    parser.add_argument("--naive-reps", type=int, default=5, help="repetitions of each naive solve (median)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="where to write the results")
     args = parser.parse_args(argv)
 
@@ -181,23 +183,26 @@ def main(argv=None):
     lines.append(f"  table in a fresh process: {cold_table:.3f} s (plus {t_imp:.3f} s to import meanfield)")
     lines.append("")
 
-    header = (f"  {'problem':<28}{'meanfield ms':>13}{'naive ms':>12}{'speed-up':>10}"
-              f"{'mf max|res|':>13}{'naive max|res|':>16}{'mf gamma1':>12}{'naive gamma1':>14}")
-    lines += ["warm: median wall time per solve (meanfield) vs the naive quad + scipy.optimize solver", header]
+    header = (f"  {'problem':<28}{'meanfield ms':>13}{'[min-max]':>14}{'naive ms':>10}{'[min-max]':>12}"
+              f"{'speed-up':>10}{'mf max|res|':>13}{'naive max|res|':>16}{'mf gamma1':>12}{'naive gamma1':>14}")
+    lines += [f"warm: median [min-max] wall time per solve, meanfield ({args.reps} calls) vs the naive quad + "
+              f"scipy.optimize solver ({args.naive_reps} calls)", header]
     worst = 0.0
     for label, family, eps, kw in PROBLEMS:
         sol = solve(family, eps, **kw)
-        t_mf = _median_time(lambda family=family, eps=eps, kw=kw: solve(family, eps, **kw), args.reps)
+        t_mf, lo_mf, hi_mf = _spread(lambda family=family, eps=eps, kw=kw: solve(family, eps, **kw), args.reps)
         worst = max(worst, t_mf)
-        t0 = time.perf_counter()
-        for _ in range(args.naive_reps):
-            _, res, g1 = naive_solve(family, eps, **kw)
-        t_naive = (time.perf_counter() - t0) / args.naive_reps
-        lines.append(f"  {label:<28}{t_mf * 1e3:13.2f}{t_naive * 1e3:12.0f}{t_naive / t_mf:9.0f}x"
-                     f"{sol.max_residual:13.1e}{max(map(abs, res)):16.1e}{sol.gamma1:12.8f}{g1:14.8f}")
+        _, res, g1 = naive_solve(family, eps, **kw)
+        t_naive, lo_nv, hi_nv = _spread(lambda family=family, eps=eps, kw=kw: naive_solve(family, eps, **kw),
+                                        args.naive_reps)
+        mf_range = f"[{lo_mf * 1e3:.1f}-{hi_mf * 1e3:.1f}]"
+        nv_range = f"[{lo_nv * 1e3:.0f}-{hi_nv * 1e3:.0f}]"
+        lines.append(f"  {label:<28}{t_mf * 1e3:13.2f}{mf_range:>14}{t_naive * 1e3:10.0f}{nv_range:>12}"
+                     f"{t_naive / t_mf:9.0f}x{sol.max_residual:13.1e}{max(map(abs, res)):16.1e}"
+                     f"{sol.gamma1:12.8f}{g1:14.8f}")
         print(lines[-1], flush=True)
 
-    t_table = _median_time(parameter_table, args.reps)
+    t_table, lo_table, hi_table = _spread(parameter_table, args.reps)
     t0 = time.perf_counter()
     naive_rows = [naive_solve("selu", None)]
     for family, centralized in (("dselu", False), ("sselu", False), ("lselu", False),
@@ -210,7 +215,8 @@ def main(argv=None):
     naive_gap = max(abs(g - s.gamma1) for (_, _, g), s in zip(naive_rows, table, strict=True))
     lines += [
         "",
-        f"whole table ({n_table} solves): meanfield {t_table:.3f} s (median of {args.reps}), "
+        f"whole table ({n_table} solves): meanfield {t_table:.3f} s (median of {args.reps}, "
+        f"[{lo_table:.3f}-{hi_table:.3f}]), "
         f"naive {t_naive_table:.1f} s ({t_naive_table / t_table:.0f}x)",
         f"  meanfield max|residual| over the table {max(s.max_residual for s in table):.1e}; "
         f"naive {naive_worst_res:.1e}; max |gamma1 difference| naive vs meanfield {naive_gap:.1e}",
