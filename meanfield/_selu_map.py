@@ -17,12 +17,21 @@ from meanfield._validation import as_real_array
 __all__ = ["selu_map", "selu_map_jacobian", "VARIANCE_CANCELLATION", "CENTRED_RTOL"]
 
 
-def _selu_args(mu, nu, omega, tau):
+def _input_moments(act, mu, nu, omega, tau, method):
+    """What both maps start from: the checked arguments and ``E f(y)``, ``E f(y)^2``.
+
+    Returns ``(act, like, omega, tau, m, v, first, second)`` with ``y ~ N(m, v)``,
+    ``m = mu omega``, ``v = nu tau`` (all broadcast) and ``like`` the dtypes of ``mu, nu``.
+    """
+    act = _act(act)
+    like = _dtypes(mu, nu)
     mu = as_real_array(mu, "mu")
     nu = as_real_array(nu, "nu", positive=True)
     omega = as_real_array(omega, "omega")
     tau = as_real_array(tau, "tau", positive=True)
-    return np.broadcast_arrays(mu, nu, omega, tau)
+    mu, nu, omega, tau = np.broadcast_arrays(mu, nu, omega, tau)
+    m, v = mu * omega, nu * tau
+    return act, like, omega, tau, m, v, _moment(act, "f", m, v, method), _moment(act, "f2", m, v, method)
 
 
 def selu_map(act, mu, nu, omega=0.0, tau=1.0, *, method="auto"):
@@ -49,12 +58,7 @@ def selu_map(act, mu, nu, omega=0.0, tau=1.0, *, method="auto"):
     >>> [float(v) for v in selu_map("linear", 1e8, 1.0, omega=1.0)]  # Var y = 1 exactly
     [100000000.0, 1.0]
     """
-    act = _act(act)
-    like = _dtypes(mu, nu)
-    mu, nu, omega, tau = _selu_args(mu, nu, omega, tau)
-    m, v = mu * omega, nu * tau
-    first = _moment(act, "f", m, v, method)
-    second = _moment(act, "f2", m, v, method)
+    act, like, _, _, m, v, first, second = _input_moments(act, mu, nu, omega, tau, method)
     variance = _central(act, m, v, method, first, second, second - first**2, None)
     return _out(first, like), _out(variance, like)
 
@@ -167,12 +171,7 @@ def selu_map_jacobian(act, mu, nu, omega=0.0, tau=1.0, *, method="auto"):
     >>> round(float(np.linalg.norm(J, 2)), 4)
     0.7877
     """
-    act = _act(act)
-    like = _dtypes(mu, nu)
-    mu, nu, omega, tau = _selu_args(mu, nu, omega, tau)
-    m, v = mu * omega, nu * tau
-    first = _moment(act, "f", m, v, method)
-    second = _moment(act, "f2", m, v, method)
+    act, like, omega, tau, m, v, first, second = _input_moments(act, mu, nu, omega, tau, method)
     d1_dm = _moment(act, "f", m, v, method, "mean")
     d1_dv = _moment(act, "f", m, v, method, "var")
     d2_dm = _moment(act, "f2", m, v, method, "mean")
