@@ -1,33 +1,6 @@
-"""SymPy to CUDA C++: the expression printer of the kernel generator (:mod:`meanfield.gpu.codegen`).
+"""SymPy to CUDA C++: the expression printer of the kernel generator.
 
-Printing rules:
-
-* every function becomes an ``mf_*`` overload from ``common.cu`` (``mf_exp(float)`` calls
-  ``expf``, ``mf_exp(double)`` calls ``exp``) and every number a ``T(...)`` literal, so the
-  ``float`` instantiation computes in float throughout;
-* ``Piecewise`` becomes nested ternaries (an unused branch is never evaluated; a Piecewise
-  without a ``True`` default gets ``NaN`` there); ``Max``/``Min`` become NaN-propagating
-  ``mf_max``/``mf_min``; ``Heaviside`` is rewritten as a Piecewise with a NaN default
-  (:func:`meanfield.expressions.heaviside_to_piecewise`, as ``act.f`` evaluates it: NaN in,
-  NaN out) and ``DiracDelta`` (from differentiating a step) is 0, the derivative almost
-  everywhere;
-* ``u**(1/3)`` is ``mf_real_cbrt(u)``: NaN for ``u < 0`` like NumPy's power (CUDA's ``cbrt``
-  would return the real cube root there), so ``f`` and ``f'`` agree with ``act.f``/``act.df``;
-* ``exp(u) - 1`` and ``log(1 + u)`` are rewritten as ``expm1(u)``, ``log1p(u)``, small
-  integer powers as products, and numeric subexpressions (``sqrt(2)``, ``1/pi``) are folded
-  to double-precision constants.
-
-The result is otherwise faithful to the expression: unlike the hand-written built-ins it does
-not reformulate a numerically unstable expression (``1/(1 + exp(-x))`` is fine, but
-``exp(-x)/(1 + exp(-x))**2`` overflows to NaN for very negative ``x``, as its NumPy
-lambdification does).
-
->>> from meanfield.expressions import X
->>> import sympy as sp
->>> cuda_expression(sp.Piecewise((X, X > 0), (sp.Symbol("a", real=True) * X, True)), ["a"])
-'((x > T(0)) ? (x) : (p0*x))'
->>> cuda_expression(sp.exp(-X**2 / 2))
-'mf_exp(-T(0.5)*(x*x))'
+The printing rules and examples are in :mod:`meanfield.gpu.codegen`, whose public names these are.
 """
 
 from __future__ import annotations

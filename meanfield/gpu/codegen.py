@@ -10,7 +10,27 @@ kernel arguments, so one compiled module serves every parameter value of the sam
 fixed names (no NVRTC name expressions) let CuPy load the module from its disk cache in later
 processes.
 
-The printing rules are those of ``_printer.py`` (:func:`cuda_expression`):
+Printing rules (:func:`cuda_expression`, in ``_printer.py``):
+
+* every function becomes an ``mf_*`` overload from ``common.cu`` (``mf_exp(float)`` calls
+  ``expf``, ``mf_exp(double)`` calls ``exp``) and every number a ``T(...)`` literal, so the
+  ``float`` instantiation computes in float throughout;
+* ``Piecewise`` becomes nested ternaries (an unused branch is never evaluated; a Piecewise
+  without a ``True`` default gets ``NaN`` there); ``Max``/``Min`` become NaN-propagating
+  ``mf_max``/``mf_min``; ``Heaviside`` is rewritten as a Piecewise with a NaN default
+  (:func:`meanfield.expressions.heaviside_to_piecewise`, as ``act.f`` evaluates it: NaN in,
+  NaN out) and ``DiracDelta`` (from differentiating a step) is 0, the derivative almost
+  everywhere;
+* ``u**(1/3)`` is ``mf_real_cbrt(u)``: NaN for ``u < 0`` like NumPy's power (CUDA's ``cbrt``
+  would return the real cube root there), so ``f`` and ``f'`` agree with ``act.f``/``act.df``;
+* ``exp(u) - 1`` and ``log(1 + u)`` are rewritten as ``expm1(u)``, ``log1p(u)``, small
+  integer powers as products, and numeric subexpressions (``sqrt(2)``, ``1/pi``) are folded
+  to double-precision constants.
+
+The result is otherwise faithful to the expression: unlike the hand-written built-ins it does
+not reformulate a numerically unstable expression (``1/(1 + exp(-x))`` is fine, but
+``exp(-x)/(1 + exp(-x))**2`` overflows to NaN for very negative ``x``, as its NumPy
+lambdification does).
 
 >>> from meanfield.expressions import X
 >>> import sympy as sp
