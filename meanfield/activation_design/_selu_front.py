@@ -41,17 +41,20 @@ class SeluProgram(SymbolicFamily):
     Parameters
     ----------
     family : str
+    problem : tuple
+        ``(unknowns, conditions, objective, bounds)`` of the design problem this program is.
     eps, centralized, lam, lam_min, mean, var, omega, tau
         As in :func:`solve` (already validated there or by :func:`selu_problem`).
     """
 
-    def __init__(self, family, *, eps=None, centralized=False, lam=None, lam_min=1.0, mean=0.0, var=1.0,
-                 omega=0.0, tau=1.0):
+    def __init__(self, family, problem, *, eps=None, centralized=False, lam=None, lam_min=1.0, mean=0.0,
+                 var=1.0, omega=0.0, tau=1.0):
         super().__init__(_builtin_with_defaults(family, {}))
         self.family = family
+        unknowns, conditions, objective, bounds = problem
+        self.problem = (tuple(unknowns), dict(conditions), objective, dict(bounds))
         self.options = {"eps": eps, "centralized": centralized, "lam": lam, "lam_min": lam_min, "mean": mean,
                         "var": var, "omega": omega, "tau": tau}
-        self._problem = None  # the design problem this program is (set by selu_problem)
 
     def exact_solution(self, unknowns, conditions, objective, bounds, start):
         """The reduction's :class:`~meanfield.solver.Solution` if the problem is this program's, else None.
@@ -59,8 +62,7 @@ class SeluProgram(SymbolicFamily):
         Any change to the conditions, unknowns, objective, bounds or a fixed ``lam`` makes it an
         ordinary problem for the general engine of ``design``.
         """
-        given = (tuple(unknowns), dict(conditions), objective, dict(bounds or {}))
-        if self._problem is None or given != self._problem[:4]:
+        if (tuple(unknowns), dict(conditions), objective, dict(bounds or {})) != self.problem:
             return None
         if self.options["lam"] is not None and (start or {}).get("lam") != self.options["lam"]:
             return None
@@ -238,15 +240,16 @@ def selu_problem(family, eps=None, *, centralized=False, lam=None, lam_min=1.0, 
         raise ValueError(f"family must be one of {', '.join(FAMILIES)}; got {family!r}")
     if key == "selu":
         y_mean, y_var = mean * omega, var * tau
-        program = SeluProgram("selu", mean=mean, var=var, omega=omega, tau=tau)
         names, objective = ["lam", "alpha"], None
         conditions = {f"output_mean({y_mean!r}, {y_var!r})": mean,
                       f"output_second_moment({y_mean!r}, {y_var!r})": var + mean * mean}
         bounds = {"lam": (0.0, None), "alpha": (0.0, None)}
         start = {"lam": 1.05, "alpha": 1.67}
+        options = {"mean": mean, "var": var, "omega": omega, "tau": tau}
     else:
-        program, names, conditions, objective, bounds, start = _chen_problem(key, eps, centralized, lam, lam_min)
-    program._problem = (tuple(names), dict(conditions), objective, dict(bounds))
+        names, conditions, objective, bounds, start = _chen_problem(key, eps, centralized, lam, lam_min)
+        options = {"eps": float(eps), "centralized": centralized, "lam": lam, "lam_min": lam_min}
+    program = SeluProgram(key, (names, conditions, objective, bounds), **options)
     return {"act": program, "unknowns": names, "conditions": conditions, "objective": objective,
             "bounds": bounds, "start": start}
 
@@ -273,5 +276,4 @@ def _chen_problem(key, eps, centralized, lam, lam_min):
         else:
             bounds["lam"] = (lam_min, None)
             objective = "gamma1"
-    program = SeluProgram(key, eps=float(eps), centralized=centralized, lam=lam, lam_min=lam_min)
-    return program, names, conditions, objective, bounds, start
+    return names, conditions, objective, bounds, start
