@@ -304,6 +304,10 @@ def _run_tasks(client, plan, todo, results, store, progress, timeout, n_total):
             if future.key not in gathered:
                 _collect(future, task_of[future.key], plan, results, failures)
             future.release()
+        if bar is not None:
+            bar.update(len(batch))
+            if failures:
+                bar.set_postfix(failed=len(failures))
 
     try:
         for batch in completed.batches():
@@ -311,18 +315,12 @@ def _run_tasks(client, plan, todo, results, store, progress, timeout, n_total):
             now = time.monotonic()
             if completed.is_empty() or now - last_gather >= GATHER_SECONDS:
                 gather(pending)
-                if bar is not None:
-                    bar.update(len(pending))
-                    if failures:
-                        bar.set_postfix(failed=len(failures))
                 pending, last_gather = [], now
             if store is not None and now - last >= CHECKPOINT_SECONDS:
                 store.checkpoint(results)
                 last = now
         if pending:
             gather(pending)
-            if bar is not None:
-                bar.update(len(pending))
     except BaseException:
         client.cancel(futures)
         raise
