@@ -77,9 +77,7 @@ def delta_small_q(act, q, second, method, out):
         numerator = numerator * qs + coefficients[k]
     last = np.abs(coefficients[SERIES_ORDER - 1]) * qs ** (SERIES_ORDER - 1)
     good = last <= SERIES_TAIL_RTOL * np.abs(numerator)
-    idx = np.flatnonzero(use)[good]
-    use[...] = False
-    use.flat[idx] = True
+    use[use] = good  # keep the values whose series converged
     out[use] = numerator[good] / second[use]
     return use
 
