@@ -27,12 +27,34 @@ _x = X
 _lam, _alpha, _beta, _slope = (sp.Symbol(n, real=True) for n in ("lam", "alpha", "beta", "slope"))
 
 
-def _neg(x):
-    return np.minimum(x, 0)
-
-
 def _relu(x):
     return np.maximum(x, 0)
+
+
+def _split_at_zero(out, x, negative):
+    """``out`` (the ``x > 0`` branch, computed everywhere) with ``negative(x)`` where ``x <= 0``.
+
+    ``negative`` is evaluated on the entries ``x <= 0`` (and NaN) only: ``np.expm1`` has no SIMD
+    loop, so the exponential branches of ELU and the SELU family cost about half as much as with
+    ``np.where`` over both branches, and give the same values (``f(-0.0)`` is now ``-0.0``).
+    """
+    if out.ndim == 0:
+        return out if x > 0 else out.dtype.type(negative(x))
+    flat_x, flat_out = x.reshape(-1), out.reshape(-1)  # out is C-ordered: a view
+    at = np.flatnonzero(~(flat_x > 0))
+    if at.size:
+        flat_out[at] = negative(flat_x[at])
+    return out
+
+
+def _linear_or(x, slope, negative):
+    """``slope * x`` where ``x > 0``, ``negative(x)`` elsewhere (see :func:`_split_at_zero`)."""
+    return _split_at_zero(np.multiply(x, slope, order="C"), x, negative)
+
+
+def _constant_or(x, value, negative):
+    """``value`` where ``x > 0``, ``negative(x)`` elsewhere, in ``x``'s dtype."""
+    return _split_at_zero(np.full(np.shape(x), value, dtype=x.dtype), x, negative)
 
 
 def _step(x):
@@ -56,35 +78,35 @@ _BUILTIN_SPECS = {
     "elu": dict(
         template=sp.Piecewise((_x, _x > 0), (_alpha * (sp.exp(_x) - 1), True)),
         defaults={"alpha": 1.0}, kinks=(0.0,),
-        f=lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(_neg(x))),
-        df=lambda x, alpha: np.where(x > 0, 1.0, alpha * np.exp(_neg(x))).astype(x.dtype),
+        f=lambda x, alpha: _linear_or(x, 1.0, lambda n: alpha * np.expm1(n)),
+        df=lambda x, alpha: _constant_or(x, 1.0, lambda n: alpha * np.exp(n)),
         description="x for x > 0, alpha*(e^x - 1) otherwise"),
     "selu": dict(
         template=sp.Piecewise((_lam * _x, _x > 0), (_lam * _alpha * (sp.exp(_x) - 1), True)),
         defaults={"lam": SELU_LAMBDA, "alpha": SELU_ALPHA}, kinks=(0.0,),
-        f=lambda x, lam, alpha: lam * np.where(x > 0, x, alpha * np.expm1(_neg(x))),
-        df=lambda x, lam, alpha: (lam * np.where(x > 0, 1.0, alpha * np.exp(_neg(x)))).astype(x.dtype),
+        f=lambda x, lam, alpha: _linear_or(x, lam, lambda n: lam * (alpha * np.expm1(n))),
+        df=lambda x, lam, alpha: _constant_or(x, lam, lambda n: lam * (alpha * np.exp(n))),
         description="Klambauer et al.: lam*x for x > 0, lam*alpha*(e^x - 1) otherwise"),
     "dselu": dict(
         template=sp.Piecewise((_lam * _x, _x > 0), (_lam * _alpha * (sp.exp(_x) - 1), True)),
         defaults=None, required=("lam", "alpha"), kinks=(0.0,),
-        f=lambda x, lam, alpha: lam * np.where(x > 0, x, alpha * np.expm1(_neg(x))),
-        df=lambda x, lam, alpha: (lam * np.where(x > 0, 1.0, alpha * np.exp(_neg(x)))).astype(x.dtype),
+        f=lambda x, lam, alpha: _linear_or(x, lam, lambda n: lam * (alpha * np.expm1(n))),
+        df=lambda x, lam, alpha: _constant_or(x, lam, lambda n: lam * (alpha * np.exp(n))),
         description="depth-aware SELU (Chen et al. 2020b): SELU's form, parameters from solve('dselu', eps)"),
     "sselu": dict(
         template=sp.Piecewise((_lam * _x, _x > 0),
                               (_lam * _alpha * (sp.exp(_beta * _x) - 1), True)),
         defaults=None, required=("lam", "alpha", "beta"), kinks=(0.0,),
-        f=lambda x, lam, alpha, beta: lam * np.where(x > 0, x, alpha * np.expm1(beta * _neg(x))),
-        df=lambda x, lam, alpha, beta: (
-            lam * np.where(x > 0, 1.0, alpha * beta * np.exp(beta * _neg(x)))).astype(x.dtype),
+        f=lambda x, lam, alpha, beta: _linear_or(x, lam, lambda n: lam * (alpha * np.expm1(beta * n))),
+        df=lambda x, lam, alpha, beta: _constant_or(
+            x, lam, lambda n: lam * (alpha * beta * np.exp(beta * n))),
         description="scaled SELU (Chen et al.): lam*x for x > 0, lam*alpha*(e^(beta x) - 1) otherwise"),
     "lselu": dict(
         template=sp.Piecewise((_lam * _x, _x > 0),
                               (_lam * (_alpha * sp.exp(_x) + _beta * _x - _alpha), True)),
         defaults=None, required=("lam", "alpha", "beta"), kinks=(0.0,),
-        f=lambda x, lam, alpha, beta: lam * np.where(x > 0, x, alpha * np.expm1(_neg(x)) + beta * x),
-        df=lambda x, lam, alpha, beta: (lam * np.where(x > 0, 1.0, alpha * np.exp(_neg(x)) + beta)).astype(x.dtype),
+        f=lambda x, lam, alpha, beta: _linear_or(x, lam, lambda n: lam * (alpha * np.expm1(n) + beta * n)),
+        df=lambda x, lam, alpha, beta: _constant_or(x, lam, lambda n: lam * (alpha * np.exp(n) + beta)),
         description="leaky SELU (Chen et al.): lam*x for x > 0, lam*(alpha e^x + beta x - alpha) otherwise"),
     "tanh": dict(
         template=sp.tanh(_x), defaults={}, kinks=(),

@@ -109,3 +109,47 @@ def test_affine_and_gpn_version():
     np.testing.assert_allclose(nested.f(np.array([1.0])), 2 * np.sqrt(2) + 1)
     with pytest.raises(ValueError, match="sign"):
         relu.gpn(sign=0)
+
+
+@pytest.mark.parametrize("name, params", [
+    ("elu", {"alpha": 1.3}), ("selu", {}), ("dselu", {"lam": np.float64(1.1), "alpha": np.float64(1.6)}),
+    ("sselu", {"lam": 1.1, "alpha": 1.7, "beta": 2.5}), ("lselu", {"lam": 1.05, "alpha": 1.6, "beta": 0.1})])
+def test_exponential_branches_equal_the_two_branch_formula(name, params):
+    # the built-ins evaluate their exponential branch on x <= 0 only (meanfield._builtins); the values
+    # must be those of the plain two-branch np.where formula written here, bit for bit (-0.0 aside),
+    # for every memory layout, float32 and float64, scalars, infinities and NaN
+    act = get_activation(name, **params)
+    lam = act.params.get("lam", 1.0)
+    alpha = act.params["alpha"]
+    beta = act.params.get("beta", 1.0)
+
+    def branch(x):
+        neg = np.minimum(x, 0)
+        if name == "lselu":
+            return alpha * np.expm1(neg) + beta * x, alpha * np.exp(neg) + beta
+        return alpha * np.expm1(beta * neg), alpha * beta * np.exp(beta * neg)
+
+    def reference_f(x):
+        return (lam * np.where(x > 0, x, branch(x)[0])).astype(x.dtype)
+
+    def reference_df(x):
+        return (lam * np.where(x > 0, 1.0, branch(x)[1])).astype(x.dtype)
+
+    if name == "elu":  # no lam: one multiplication fewer
+        def reference_f(x):  # noqa: F811
+            return np.where(x > 0, x, branch(x)[0]).astype(x.dtype)
+
+        def reference_df(x):  # noqa: F811
+            return np.where(x > 0, 1.0, branch(x)[1]).astype(x.dtype)
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 5, 2000), [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-300, -1e-300, -800, 800]])
+    for dtype in (np.float64, np.float32):
+        base = x.astype(dtype)
+        wide = base.reshape(-1, 1)[:, [0, 0, 0]]
+        for arr in (base, base[::3], wide, np.asfortranarray(wide), wide.T):
+            for got, ref in ((act.f(arr), reference_f(arr)), (act.df(arr), reference_df(arr))):
+                assert got.dtype == dtype and got.shape == arr.shape
+                np.testing.assert_array_equal(got, ref)
+        for v in (0.5, -0.5, 0.0, 3.0):
+            assert act.f(v) == reference_f(np.float64(v)) and act.df(v) == reference_df(np.float64(v))

@@ -301,6 +301,22 @@ def test_cache_key_separates_parameters_and_callables():
     np.testing.assert_allclose(v2, 4 * v1, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["selu", "tanh"])
+def test_swapped_pairs_share_one_proxy(name):
+    # K(q1, q2, c) = K(q2, q1, c) (swap u1 and u2): a kernel matrix's two halves build one proxy
+    # and get the same bits; the shared proxy still matches the direct rule in both orders
+    act = get_activation(name)
+    c = _grid()
+    q1 = np.concatenate([np.full(c.size, 0.5), np.full(c.size, 2.0)])
+    q2 = q1[::-1].copy()
+    got = M.covariance(act, q1, q2, np.concatenate([c, c]), method="quadrature")
+    assert proxy.proxy_cache_info()["built"] == 1
+    np.testing.assert_array_equal(got[: c.size], got[c.size:])
+    assert proxy.cached_proxy(act, "f", 2.0, 0.5, "quadrature") is proxy.cached_proxy(act, "f", 0.5, 2.0, "quadrature")
+    ref = direct_expectation(act, act, "f", np.full(3, 2.0), np.full(3, 0.5), c[[1, N // 2, -2]], "quadrature")
+    assert np.max(np.abs(got[c.size:][[1, N // 2, -2]] - ref)) <= RTOL * _cs(act, "f", 0.5, 2.0)
+
+
 def test_distinct_pairs_use_the_direct_rule():
     # every (q1, q2) distinct (the honest worst case): no proxy, the direct rule's values
     act = get_activation("tanh")

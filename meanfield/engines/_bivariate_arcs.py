@@ -115,8 +115,9 @@ def _arc_rule(theta, width, symmetric):
     return (mid[:, None] + half[:, None] * _GL_T).ravel(), (half[:, None] * _GL_W).ravel()
 
 
-#: Nodes per vectorized chunk of samples (theta x psi x rho), ~2 MB temporaries.
-_CHUNK_NODES = 1 << 18
+#: Nodes per vectorized chunk of samples (theta x psi x rho): 512 KB temporaries stay in the L2
+#: cache (measured: 2 MB chunks made the SELU proxy ~1.7x slower).
+_CHUNK_NODES = 1 << 16
 
 
 def arc_samples(act, which, q1, q2, c, scale):

@@ -181,8 +181,9 @@ def _activation_key(act):
 
 
 def cached_proxy(act, which, q1, q2, engine):
-    """The built :class:`Proxy` for these arguments, or None (not built, or none converged)."""
-    entry = _PROXIES.get((_activation_key(act), which, engine, float(q1), float(q2)))
+    """The built :class:`Proxy` for these arguments (either order of ``q1, q2``), or None."""
+    low, high = sorted((float(q1), float(q2)))
+    entry = _PROXIES.get((_activation_key(act), which, engine, low, high))
     return entry[0] if entry is not None and entry[0] is not _FAILED else None
 
 
@@ -349,6 +350,11 @@ def amortized_expectation(act, which, q1, q2, c, engine, direct):
     direct : callable
         ``direct(act1, act2, which, q1, q2, c, engine)``, the direct rule.
 
+    Notes
+    -----
+    A proxy is keyed by ``(min(q1, q2), max(q1, q2))``: ``E[g(u1) g(u2)]`` is unchanged when
+    ``(q1, u1)`` and ``(q2, u2)`` swap places, so both orders share one proxy and give the same value.
+
     Returns
     -------
     ndarray
@@ -356,10 +362,13 @@ def amortized_expectation(act, which, q1, q2, c, engine, direct):
     out = np.empty(q1.shape)
     if q1.size == 0:
         return out
-    if np.all(q1 == q1[0]) and np.all(q2 == q2[0]):  # the c-map case: one (q1, q2)
-        pairs, order, bounds = [(q1[0], q2[0])], np.arange(q1.size), [0, q1.size]
+    # K is symmetric in (q1, q2) (swap u1 and u2), so (q1, q2) and (q2, q1) share one proxy
+    # (both halves of a kernel matrix, one build)
+    low, high = np.minimum(q1, q2), np.maximum(q1, q2)
+    if np.all(low == low[0]) and np.all(high == high[0]):  # the c-map case: one (q1, q2)
+        pairs, order, bounds = [(low[0], high[0])], np.arange(q1.size), [0, q1.size]
     else:  # complex numbers sort by (real, imag): one sort groups the pairs
-        pairs, inverse = np.unique(q1 + 1j * q2, return_inverse=True)
+        pairs, inverse = np.unique(low + 1j * high, return_inverse=True)
         pairs = [(p.real, p.imag) for p in pairs]
         order = np.argsort(inverse, kind="stable")
         bounds = np.searchsorted(inverse[order], np.arange(len(pairs) + 1))
