@@ -18,7 +18,7 @@ differences, both ends +-1 included), measured side by side in one run:
   divided by the Dense kernel ``sqrt(q1 q2) c`` gives ``E[f' f']``; pairs with ``|c| < 0.05`` are
   left out of that division's error);
 * a nested ``scipy.integrate.quad`` (outer z1, inner z2 split at the moving kink, plain ``math``
-  integrand, epsrel 1e-12) in a Python loop on a few values.
+  integrand, epsrel 1e-12) in a Python loop on three values, timed like the others (5 runs).
 
 Errors are against the 30-digit mpmath reference of ``tests/test_correlations.py`` (nested mpmath
 at 20 digits for tanh, enough for errors down to 1e-18) on a handful of values per activation:
@@ -65,7 +65,7 @@ from meanfield.engines._bivariate_proxy import clear_proxy_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.test_correlations import reference  # noqa: E402  (the mpmath reference written there)
+from tests.test_correlations import stored_reference  # noqa: E402  (the mpmath reference written there)
 
 ACTS = {"tanh": "tanh/numerical25", "selu": "selu/numerical25", "gelu": "gelu/analytic",
         "relu": "relu/analytic", "erf": "erf/analytic"}
@@ -140,7 +140,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
     parser.add_argument("--nt-python", default=NT_PYTHON)
     args = parser.parse_args()
-    n_angles, n_distinct, n_ref, n_scipy, repeats = (12, 4, 2, 1, 2) if args.quick else (100, 200, 6, 8, 5)
+    n_angles, n_distinct, n_ref, n_scipy, repeats = (12, 4, 2, 1, 2) if args.quick else (100, 200, 6, 3, 5)
     buf = io.StringIO()
 
     def say(line=""):
@@ -158,23 +158,26 @@ def main():
     say(f"bench_correlations  cpu: {cpu_model()}  python {platform.python_version()}  numpy {np.__version__} "
         f"scipy {scipy.__version__}  threads OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
     say(f"nt venv: {' '.join(map(str, nt['versions'])) + ' neural-tangents 0.6.5' if nt else 'not found'}")
-    say(f"values: {flat[0].size} pairs of {n_angles} inputs (4 distinct (q1, q2)), {n_scipy} (scipy nested); "
-        f"errors on {n_ref} values; times: best and median of {repeats} runs, us/value")
+    say(f"values: {flat[0].size} pairs of {n_angles} inputs (4 distinct (q1, q2)), {n_scipy} (scipy nested, "
+        f"timed together); errors on {n_ref} values ({n_scipy} for scipy); times: median, min and max of "
+        f"{repeats} runs, us/value; ratios of medians")
     say("regimes: 'batch cold' = one call on all pairs, proxy cache emptied before every run (each (q1, q2) "
         "builds its proxy inside the timed call: the c-map case); 'batch warm' = the same call again with "
         "the proxies cached (repeated calls at fixed q: fixed-point iterations); "
         f"'distinct' = {n_distinct} values with all-distinct (q1, q2), no proxy (direct rule: the honest worst "
         "case; its error is the direct rule's at the reference points). 'auto' is timed cold.")
-    say(f"{'act':6} {'g':3} {'method':26} {'values':>7} {'best us':>10} {'median us':>10} {'err_cs':>10} "
-        f"{'err_rel':>10}")
+    say(f"{'act':6} {'g':3} {'method':26} {'values':>7} {'median us':>10} {'min us':>10} {'max us':>10} "
+        f"{'err_cs':>10} {'err_rel':>10}")
     for name, nt_key in ACTS.items():
         act = mf.get_activation(name)
         for which in ("f", "df"):
             fn = mf.covariance if which == "f" else mf.derivative_covariance
             # tanh's reference is a nested mpmath integral (~1 min a value): half as many values
             idx_ref = ref_idx[: max(1, n_ref // 2)] if name == "tanh" else ref_idx
-            refs = [tuple(float(x) for x in reference(act, which, flat[0][i], flat[1][i], flat[2][i],
-                                                    dps=20 if name == "tanh" else 30)) for i in idx_ref]
+            # stored in tests/data (computed once, rechecked by tests/test_reference_tables.py)
+            refs = [tuple(float(x) for x in stored_reference(act, which, flat[0][i], flat[1][i], flat[2][i],
+                                                           dps=20 if name == "tanh" else 30, record=not args.quick))
+                    for i in idx_ref]
             rows = {}
             fn(act, *[a[:2] for a in flat], method="quadrature")  # warm up imports and lambdify
             for method in ("auto", "quadrature"):
@@ -203,17 +206,19 @@ def main():
                     keep = np.isfinite(vals)
                 rows[f"nt {nt_key}"] = (t, n_vals, *errors(vals[keep], [refs[i] for i in np.flatnonzero(keep)]))
             picks = idx_ref[:n_scipy]
-            t = wall_times(lambda p=picks, g=act, w=which: [scipy_nested(g, w, flat[0][i], flat[1][i], flat[2][i])
-                                            for i in p], 1)
-            vals = [scipy_nested(act, which, flat[0][i], flat[1][i], flat[2][i]) for i in picks]
-            rows["scipy nested quad"] = (np.array(t) / len(picks) * 1e6, len(picks), *errors(vals, refs[:len(picks)]))
+            scipy_vals = []
+            t = wall_times(lambda p=picks, g=act, w=which, out=scipy_vals: out.append(
+                [scipy_nested(g, w, flat[0][i], flat[1][i], flat[2][i]) for i in p]), repeats)
+            rows["scipy nested quad"] = (np.array(t) / len(picks) * 1e6, len(picks),
+                                         *errors(scipy_vals[-1], refs[:len(picks)]))
             for method, (t, count, e_cs, e_rel) in rows.items():
-                say(f"{name:6} {which:3} {method:26} {count:7d} {np.min(t):10.3g} {np.median(t):10.3g} "
-                    f"{e_cs:10.2e} {e_rel:10.2e}")
+                say(f"{name:6} {which:3} {method:26} {count:7d} {np.median(t):10.3g} {np.min(t):10.3g} "
+                    f"{np.max(t):10.3g} {e_cs:10.2e} {e_rel:10.2e}")
             base = rows.get(f"nt {nt_key}")
             if base is not None:
                 for method in ("auto (batch cold)", "quadrature batch cold", "quadrature distinct"):
-                    say(f"{'':6} {'':3} ratio nt/{method}: time {np.min(base[0]) / np.min(rows[method][0]):.3g}x, "
+                    speed = np.median(base[0]) / np.median(rows[method][0])
+                    say(f"{'':6} {'':3} ratio nt/{method}: time {speed:.3g}x, "
                         f"error {base[2] / max(rows[method][2], 1e-17):.3g}x")
     if args.out:
         Path(args.out).write_text(buf.getvalue())

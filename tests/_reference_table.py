@@ -46,13 +46,17 @@ class ReferenceTable:
         """A stable text key: floats by their shortest round-trip repr, dicts with sorted keys."""
         return "|".join(json.dumps(p, sort_keys=True) if isinstance(p, dict) else repr(p) for p in parts)
 
-    def get(self, key, compute):
-        """The stored values for ``key`` as mpf, else ``compute()`` (recorded when regenerating)."""
+    def get(self, key, compute, record=None):
+        """The stored values for ``key`` as mpf, else ``compute()``.
+
+        A computed point is recorded when ``record`` is true, or (``record=None``) when
+        ``MEANFIELD_RECORD_REFERENCES`` is set.
+        """
         stored = self.values.get(key)
         if stored is not None:
             return tuple(mp.mpf(v) for v in stored)
         value = tuple(compute())
-        if _RECORD:
+        if _RECORD if record is None else record:
             self.values[key] = [mp.nstr(v, DIGITS, strip_zeros=False) for v in value]
             self._added = True
             self.save()  # at once: a regeneration run can be stopped at any point

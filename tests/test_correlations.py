@@ -137,14 +137,19 @@ def _table(act):
     return TABLE_NESTED if act.name.removesuffix("-gpn") in NESTED else TABLE
 
 
-def reference_key(act, which, q1, q2, c):
+def reference_key(act, which, q1, q2, c, dps=DPS):
     return _table(act).key(act.name, {k: float(v) for k, v in act.params.items()}, which, float(q1), float(q2),
-                     float(c), DPS)
+                     float(c), dps)
 
 
-def stored_reference(act, which, q1, q2, c):
-    """:func:`reference` at this point, from the stored table when it holds the point."""
-    return _table(act).get(reference_key(act, which, q1, q2, c), lambda: reference(act, which, q1, q2, c))
+def stored_reference(act, which, q1, q2, c, dps=DPS, record=None):
+    """:func:`reference` at this point, from the stored table when it holds the point.
+
+    ``record=True`` stores a newly computed point (benchmarks/bench_correlations.py does, so that
+    its references are computed once and checked with the others by tests/test_reference_tables.py).
+    """
+    return _table(act).get(reference_key(act, which, q1, q2, c, dps),
+                           lambda: reference(act, which, q1, q2, c, dps=dps), record=record)
 
 
 def builtin(name):
