@@ -139,6 +139,8 @@ def main():
     parser.add_argument("--out", default=None)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
     parser.add_argument("--nt-python", default=NT_PYTHON)
+    parser.add_argument("--references-only", action="store_true",
+                        help="compute and store the mpmath references (tests/data), time nothing")
     args = parser.parse_args()
     n_angles, n_distinct, n_ref, n_scipy, repeats = (12, 4, 2, 1, 2) if args.quick else (100, 200, 6, 3, 5)
     buf = io.StringIO()
@@ -153,7 +155,7 @@ def main():
     ref_idx = rng.choice(flat[0].size, n_ref, replace=False)
     spread = distinct_pairs(n_distinct, np.unique(flat[2]), rng)
     nt = None
-    if os.path.exists(args.nt_python):
+    if os.path.exists(args.nt_python) and not args.references_only:
         nt = run_nt(r, theta, repeats, args.nt_python)
     say(f"bench_correlations  cpu: {cpu_model()}  python {platform.python_version()}  numpy {np.__version__} "
         f"scipy {scipy.__version__}  threads OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
@@ -178,6 +180,8 @@ def main():
             refs = [tuple(float(x) for x in stored_reference(act, which, flat[0][i], flat[1][i], flat[2][i],
                                                            dps=20 if name == "tanh" else 30, record=not args.quick))
                     for i in idx_ref]
+            if args.references_only:
+                continue
             rows = {}
             fn(act, *[a[:2] for a in flat], method="quadrature")  # warm up imports and lambdify
             for method in ("auto", "quadrature"):
@@ -220,7 +224,7 @@ def main():
                     speed = np.median(base[0]) / np.median(rows[method][0])
                     say(f"{'':6} {'':3} ratio nt/{method}: time {speed:.3g}x, "
                         f"error {base[2] / max(rows[method][2], 1e-17):.3g}x")
-    if args.out:
+    if args.out and not args.references_only:
         Path(args.out).write_text(buf.getvalue())
 
 

@@ -9,10 +9,12 @@ dks's ``subnet_max_func`` composing the local map ``depth`` times) with the defa
 * both parameter sets' residuals of the local conditions, evaluated by meanfield's *mpmath*
   engine (30 digits): Q(1) - 1, E g (DKS), Q'(1) - target (``d/dvar`` of E g^2, score identity),
   C'(1) - target (``phi(1)`` since Q(1) = 1), C''(1) - target (``phi`` of the derivative activation);
-* time per transform: meanfield warm (median and spread of ``--reps`` calls after one warm-up),
-  meanfield cold (first call in a fresh process: SymPy differentiation and lambdify), and dks
-  (one call, a fresh process each: dks caches nothing between calls except its Legendre roots,
-  which are computed once before timing).
+* time per transform, each as the median and [min-max] of several runs: meanfield warm
+  (``--reps`` calls after one warm-up), meanfield cold (the first call in each of ``--runs``
+  fresh processes: SymPy differentiation and lambdify included), and dks (``--runs`` calls in
+  one process after one warm-up call; dks caches nothing between calls except its Legendre
+  roots, which are computed before timing). The speed ratio is dks's median over meanfield's
+  warm median.
 
 Targets (issue 12): parameters within 1e-5 of dks (mirror root fine for odd activations),
 residuals <= 1e-10, meanfield warm <= 50 ms per transform.
@@ -23,7 +25,7 @@ main one)::
     python -m venv /work/venvs/dks
     /work/venvs/dks/bin/pip install dks==0.1.2 absl-py autograd scipy numpy
 
-Run:  python benchmarks/bench_design.py [--reps 7] [--dks-python /work/venvs/dks/bin/python] [--out PATH]
+Run:  python benchmarks/bench_design.py [--reps 7] [--runs 5] [--dks-python /work/venvs/dks/bin/python] [--out PATH]
       (``--quick``: softplus only, 2 reps, a smoke test)
 """
 
@@ -53,27 +55,31 @@ CASES = [("DKS", n) for n in ("softplus", "tanh", "elu", "swish", "relu")] + \
 _DKS_SCRIPT = r"""
 import json, sys, time
 from dks.base import activation_transform as at
-method, name, depth = sys.argv[1], sys.argv[2], int(sys.argv[3])
+method, name, depth, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 def subnet_max_func(x, r_fn):
     for _ in range(depth):
         x = r_fn(x)
     return x
 at._precompute_or_load_roots(at._QUADRATURE_ORDER)  # the cached Legendre roots, outside the timing
 dks_name = {"lrelu": "leaky_relu"}.get(name, name)
-t = time.perf_counter()
-try:
-    p = at._get_activations_params([dks_name], method=method, subnet_max_func=subnet_max_func)[dks_name]
-    out = {"params": {k: float(v) for k, v in p.items()}}
-except Exception as exc:  # report, do not crash the benchmark
-    out = {"error": f"{type(exc).__name__}: {exc}"}
-out["seconds"] = time.perf_counter() - t
+seconds = []
+for _ in range(runs + 1):  # the first call is a warm-up, not timed
+    t = time.perf_counter()
+    try:
+        p = at._get_activations_params([dks_name], method=method, subnet_max_func=subnet_max_func)[dks_name]
+        out = {"params": {k: float(v) for k, v in p.items()}}
+    except Exception as exc:  # report, do not crash the benchmark
+        out = {"error": f"{type(exc).__name__}: {exc}"}
+        break
+    seconds.append(time.perf_counter() - t)
+out["seconds"] = seconds[1:]
 print(json.dumps(out))
 """
 
 
-def run_dks(python, method, name, depth):
-    proc = subprocess.run([python, "-c", _DKS_SCRIPT, method, name, str(depth)], capture_output=True, text=True,
-                          timeout=600)
+def run_dks(python, method, name, depth, runs):
+    proc = subprocess.run([python, "-c", _DKS_SCRIPT, method, name, str(depth), str(runs)], capture_output=True,
+                          text=True, timeout=1200)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -130,9 +136,16 @@ def meanfield_cold(method, name, depth):
     return float(proc.stdout.strip()) if proc.returncode == 0 else float("nan")
 
 
+def _spread(values, factor, unit, fmt=".1f"):
+    """``median unit [min-max]`` of ``values`` (seconds) times ``factor``."""
+    med, lo, hi = (factor * statistics.median(values), factor * min(values), factor * max(values))
+    return f"{med:{fmt}} {unit} [{lo:{fmt}}-{hi:{fmt}}]"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=5, help="fresh processes (meanfield cold), dks calls")
     parser.add_argument("--dks-python", default=DEFAULT_DKS_PYTHON)
     parser.add_argument("--out", default=DEFAULT_OUT)
     parser.add_argument("--quick", action="store_true", help="softplus only, 2 reps (smoke test)")
@@ -146,6 +159,7 @@ def main(argv=None):
 
     cases = [("DKS", "softplus"), ("TAT", "softplus")] if args.quick else CASES
     reps = 2 if args.quick else args.reps
+    runs = 2 if args.quick else args.runs
     have_dks = os.path.exists(args.dks_python)
     dks_version = "absent"
     if have_dks:
@@ -160,7 +174,8 @@ def main(argv=None):
         f"# threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
         f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}",
         f"# depth {DEPTH} (lrelu TAT: {LRELU_DEPTH}); meanfield warm: median [min-max] of {reps} calls after a "
-        f"warm-up; cold: first call in a fresh process; dks: one call in a fresh process",
+        f"warm-up; cold: first call in each of {runs} fresh processes; dks: {runs} calls after a warm-up call; "
+        f"times as median [min-max]",
         f"# targets: |params - dks| <= {TARGET_PARAM_DIFF:g}, residuals (mpmath engine) <= {TARGET_RESIDUAL:g}, "
         f"warm <= {TARGET_WARM_S * 1e3:g} ms",
         "",
@@ -171,8 +186,8 @@ def main(argv=None):
         fn(name, depth)
         times = wall_times(lambda fn=fn, name=name, depth=depth: fn(name, depth), reps)
         mine = fn(name, depth).params
-        cold = meanfield_cold(method, name, depth)
-        ref = run_dks(args.dks_python, method, name, depth) if have_dks else {"error": "dks venv absent"}
+        cold = [meanfield_cold(method, name, depth) for _ in range(runs)]
+        ref = run_dks(args.dks_python, method, name, depth, runs) if have_dks else {"error": "dks venv absent"}
         lines.append(f"{method} {name} (depth {depth})")
         keys = list(mine)
         lines.append(f"  {'':<12}" + "".join(f"{k:>22}" for k in keys))
@@ -192,9 +207,10 @@ def main(argv=None):
             f"{k}: meanfield {v:+.1e}" + (f" dks {res_dks[k]:+.1e}" if k in res_dks else "")
             for k, v in res_mine.items()))
         med = statistics.median(times)
-        lines.append(f"  time: meanfield warm {med * 1e3:.1f} ms [{min(times) * 1e3:.1f}-{max(times) * 1e3:.1f}], "
-                     f"cold {cold * 1e3:.0f} ms; dks {ref.get('seconds', float('nan')):.2f} s; "
-                     f"dks/meanfield(warm) = {ref.get('seconds', float('nan')) / med:.0f}x")
+        theirs_s = ref.get("seconds") or [float("nan")]
+        lines.append(f"  time: meanfield warm {_spread(times, 1e3, 'ms')}; cold {_spread(cold, 1e3, 'ms')}; "
+                     f"dks {_spread(theirs_s, 1, 's', '.3g')}; dks/meanfield(warm) = "
+                     f"{statistics.median(theirs_s) / med:.0f}x")
         lines.append("")
         print("\n".join(lines[-7:]), flush=True)
     text = "\n".join(lines) + "\n"

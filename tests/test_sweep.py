@@ -189,6 +189,53 @@ def test_failing_task_is_reported_with_its_case_and_others_kept(client, tmp_path
                                      weight_var=1.0, width=8, **TINY)
 
 
+def test_failure_inside_a_group_of_tiny_tasks_is_its_own(client, monkeypatch):
+    # tiny tasks travel several to a Dask task; one bad case in a group fails alone, with its case,
+    # and its group's other tasks are kept and exact
+    from meanfield.sweeps import _tasks
+
+    groups, original = [], _tasks.group_tasks
+
+    def recording(tasks, n_workers):
+        groups.extend(original(tasks, n_workers))
+        return groups
+
+    monkeypatch.setattr(_tasks, "group_tasks", recording)
+    grid = {"weight_var": [1.0, -1.0, 1.5], "width": [4, 5, 6]}
+    with pytest.raises(SweepError) as info:
+        mf.sweep(grid, activation="tanh", n_seeds=4, client=client, progress=False,
+                 timeout=SWEEP_TIMEOUT_S, **TINY)
+    mixed = [g for g in groups if len({t["kwargs"]["weight_var"] for t in g}) > 1]
+    assert len(groups) < 36 and mixed, [len(g) for g in groups]  # grouped, bad and good together
+    err = info.value
+    assert len(err.failures) == 12 and all(f["case"]["weight_var"] == -1.0 for f in err.failures)
+    assert all(f["error"].startswith("ValueError:") and "weight_var" in f["error"] for f in err.failures)
+    ds = err.dataset
+    assert int(ds.done.sum()) == 24 and not bool(ds.done.sel(weight_var=-1.0).any())
+    for wv in (1.0, 1.5):
+        for width in (4, 5, 6):
+            _assert_case_equals_simulate(ds, mf.get_activation("tanh"), {"weight_var": wv, "width": width},
+                                         weight_var=wv, width=width, **TINY)
+
+
+def test_group_tasks_keeps_order_and_bounds():
+    from meanfield.sweeps._tasks import GROUP_SECONDS, estimated_seconds, group_tasks
+
+    sizes = [(200, 500, 16), (100, 192, 8), (30, 64, 8), (4, 5, 3), (1, 2, 1)]
+    tasks = [{"kwargs": {"depth": d, "width": w, "batch": b}, "i": i}
+             for i, (d, w, b) in enumerate(sizes * 7)]
+    tasks.sort(key=estimated_seconds, reverse=True)
+    for n_workers in (1, 2, 16):
+        groups = group_tasks(tasks, n_workers)
+        assert [t["i"] for g in groups for t in g] == [t["i"] for t in tasks]  # order, every task once
+        cap = -(-len(tasks) // (4 * n_workers))
+        for g in groups:
+            assert len(g) <= cap
+            assert len(g) == 1 or sum(estimated_seconds(t) for t in g) <= GROUP_SECONDS
+    # realistic tasks (seconds each) are never grouped
+    assert all(len(g) == 1 for g in group_tasks(tasks[:7], 1))
+
+
 @pytest.mark.slow  # LocalCluster round trips: 3-10 s; the bit-for-bit test stays in the default tier
 @pytest.mark.parametrize("suffix", [".zarr", ".nc"])
 def test_interrupted_sweep_resumes_computing_only_missing_tasks(client, tmp_path, monkeypatch,

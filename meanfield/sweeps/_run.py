@@ -51,9 +51,11 @@ def sweep(grid, *, depth=None, width=None, n_seeds=1, activation=None, seed=0, s
     """Run ``simulate`` for every combination of ``grid`` and every seed, on dask.distributed.
 
     Each (case, seed) is one task ``simulate(act, seed=s, **case)`` (DESIGN.md, Sweeps). Tasks
-    run on a ``distributed.LocalCluster`` (one single-threaded worker process per core, BLAS
-    pinned to one thread) unless ``client`` names a cluster, so a study that outgrows one
-    machine runs unchanged on a cluster (see the docs' *Sweeps* page).
+    estimated under 50 ms of compute travel several to a Dask task (Dask costs milliseconds per
+    task of its own), each keeping its own seed, result and error. Tasks run on a
+    ``distributed.LocalCluster`` (one single-threaded worker process per core, BLAS pinned to
+    one thread) unless ``client`` names a cluster, so a study that outgrows one machine runs
+    unchanged on a cluster (see the docs' *Sweeps* page).
 
     Parameters
     ----------
@@ -269,19 +271,21 @@ def _run_tasks(client, plan, todo, results, store, progress, timeout, n_total):
     """Submit ``todo``, store results as they arrive, checkpoint; return the failures."""
     from distributed import as_completed
 
-    from meanfield.sweeps._tasks import run_task
+    from meanfield.sweeps._tasks import estimated_seconds, group_tasks, run_group
 
     bar = _progress_bar(progress, len(todo), n_total)
     token = plan.token
     # largest first (longest-processing-time order): the last tasks to start are the short
     # ones, so the workers finish together instead of one waiting on another's big task
-    todo = sorted(todo, key=_task_cost, reverse=True)
+    todo = sorted(todo, key=estimated_seconds, reverse=True)
+    # tiny tasks travel several to a Dask task (meanfield.sweeps._tasks): Dask's own cost per task
+    groups = group_tasks(todo, _worker_threads(client))
     # a fresh name per call: keys of an earlier sweep of the same plan may still be held by the
     # scheduler (releases are asynchronous), and a reused key would hand back its old result
     run = uuid.uuid4().hex[:12]
-    futures = client.map(run_task, todo, key=[f"meanfield-sweep-{token}-{run}-{t['case']}-{t['seed_index']}"
-                                              for t in todo], pure=False, retries=0)
-    task_of = {f.key: t for f, t in zip(futures, todo, strict=True)}
+    futures = client.map(run_group, groups, key=[f"meanfield-sweep-{token}-{run}-{i}" for i in range(len(groups))],
+                         pure=False, retries=0)
+    group_of = {f.key: g for f, g in zip(futures, groups, strict=True)}
     failures = []
     last = time.monotonic()
     last_gather = last
@@ -291,23 +295,34 @@ def _run_tasks(client, plan, todo, results, store, progress, timeout, n_total):
     # is served by the worker's event loop, which takes the GIL from the task it is running
     completed = as_completed(futures, timeout=timeout)
 
+    def failed(task, error):
+        failures.append({"case": plan.cases[task["case"]]["label"], "seed_index": task["seed_index"],
+                         "seed": task["seed"], "error": error})
+
     def gather(batch):
         finished = [f for f in batch if f.status == "finished"]
         try:
             values = client.gather(finished)
         except Exception:  # noqa: BLE001 - a result lost in between: one by one below
             finished, values = [], []
-        for future, result in zip(finished, values, strict=True):
-            results.add(task_of[future.key], result)
-        gathered = {f.key for f in finished}
+        outcomes = dict(zip((f.key for f in finished), values, strict=True))
         for future in batch:
-            if future.key not in gathered:
-                _collect(future, task_of[future.key], plan, results, failures)
+            group = group_of[future.key]
+            if future.key not in outcomes:
+                try:
+                    outcomes[future.key] = future.result()
+                except Exception as exc:  # noqa: BLE001 - e.g. the group's worker died too often
+                    outcomes[future.key] = [{"result": None, "error": f"{type(exc).__name__}: {exc}"}] * len(group)
+            for task, outcome in zip(group, outcomes[future.key], strict=True):
+                if outcome["error"] is None:
+                    results.add(task, outcome["result"])
+                else:
+                    failed(task, outcome["error"])
             future.release()
-        if bar is not None:
-            bar.update(len(batch))
-            if failures:
-                bar.set_postfix(failed=len(failures))
+            if bar is not None:
+                bar.update(len(group))
+        if bar is not None and failures:
+            bar.set_postfix(failed=len(failures))
 
     try:
         for batch in completed.batches():
@@ -332,20 +347,13 @@ def _run_tasks(client, plan, todo, results, store, progress, timeout, n_total):
     return failures
 
 
-def _task_cost(task):
-    """Relative cost of a simulate task: depth x width^2 x (batch + 1) (matmuls and weight draws)."""
-    kwargs = task["kwargs"]
-    width = float(kwargs.get("width", 1))
-    return float(kwargs.get("depth", 1)) * width * width * (float(kwargs.get("batch", 16)) + 1.0)
-
-
-def _collect(future, task, plan, results, failures):
-    """Store the result of one future, or record its failure with its case."""
+def _worker_threads(client):
+    """Threads of the cluster's workers (at least 1): how many tasks run at once."""
     try:
-        results.add(task, future.result())
-    except Exception as exc:  # noqa: BLE001 - the task's own error, reported with its case
-        failures.append({"case": plan.cases[task["case"]]["label"], "seed_index": task["seed_index"],
-                         "seed": task["seed"], "error": f"{type(exc).__name__}: {exc}"})
+        workers = client.scheduler_info()["workers"].values()
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers))
+    except Exception:  # noqa: BLE001 - only a grouping hint
+        return 1
 
 
 def _progress_bar(enabled, n_todo, n_total):
