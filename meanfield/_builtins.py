@@ -37,10 +37,18 @@ def _split_at_zero(out, x, negative):
     ``negative`` is evaluated on the entries ``x <= 0`` (and NaN) only: ``np.expm1`` has no SIMD
     loop, so the exponential branches of ELU and the SELU family cost about half as much as with
     ``np.where`` over both branches, and give the same values (``f(-0.0)`` is now ``-0.0``).
+    ``out`` has ``x``'s memory layout (as ``np.where``'s result had: later reductions then sum in
+    the same order and the simulator's records keep their bits).
     """
     if out.ndim == 0:
         return out if x > 0 else out.dtype.type(negative(x))
-    flat_x, flat_out = x.reshape(-1), out.reshape(-1)  # out is C-ordered: a view
+    order = next((o for o, flag in (("C", "C_CONTIGUOUS"), ("F", "F_CONTIGUOUS"))
+                  if x.flags[flag] and out.flags[flag]), None)
+    if order is None:  # strided input: a boolean mask (slower, same values)
+        at = ~(x > 0)
+        out[at] = negative(x[at])
+        return out
+    flat_x, flat_out = x.reshape(-1, order=order), out.reshape(-1, order=order)  # views
     at = np.flatnonzero(~(flat_x > 0))
     if at.size:
         flat_out[at] = negative(flat_x[at])
@@ -49,12 +57,12 @@ def _split_at_zero(out, x, negative):
 
 def _linear_or(x, slope, negative):
     """``slope * x`` where ``x > 0``, ``negative(x)`` elsewhere (see :func:`_split_at_zero`)."""
-    return _split_at_zero(np.multiply(x, slope, order="C"), x, negative)
+    return _split_at_zero(np.multiply(x, slope), x, negative)  # x's memory layout, as np.where
 
 
 def _constant_or(x, value, negative):
     """``value`` where ``x > 0``, ``negative(x)`` elsewhere, in ``x``'s dtype."""
-    return _split_at_zero(np.full(np.shape(x), value, dtype=x.dtype), x, negative)
+    return _split_at_zero(np.full_like(x, value), x, negative)  # x's memory layout, as np.where
 
 
 def _step(x):

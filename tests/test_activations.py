@@ -117,7 +117,7 @@ def test_affine_and_gpn_version():
 def test_exponential_branches_equal_the_two_branch_formula(name, params):
     # the built-ins evaluate their exponential branch on x <= 0 only (meanfield._builtins); the values
     # must be those of the plain two-branch np.where formula written here, bit for bit (-0.0 aside),
-    # for every memory layout, float32 and float64, scalars, infinities and NaN
+    # for every memory layout (kept), float32 and float64, scalars, infinities and NaN
     act = get_activation(name, **params)
     lam = act.params.get("lam", 1.0)
     alpha = act.params["alpha"]
@@ -147,9 +147,12 @@ def test_exponential_branches_equal_the_two_branch_formula(name, params):
     for dtype in (np.float64, np.float32):
         base = x.astype(dtype)
         wide = base.reshape(-1, 1)[:, [0, 0, 0]]
-        for arr in (base, base[::3], wide, np.asfortranarray(wide), wide.T):
+        for arr in (base, base[::3], base[::-2], wide, np.asfortranarray(wide), wide.T, wide[::2, ::-1]):
             for got, ref in ((act.f(arr), reference_f(arr)), (act.df(arr), reference_df(arr))):
                 assert got.dtype == dtype and got.shape == arr.shape
+                # the same memory layout too: later reductions sum in the same order (the simulator's
+                # records are compared bit for bit in tests/test_simulate_regression.py)
+                assert got.strides == ref.strides
                 np.testing.assert_array_equal(got, ref)
         for v in (0.5, -0.5, 0.0, 3.0):
             assert act.f(v) == reference_f(np.float64(v)) and act.df(v) == reference_df(np.float64(v))
