@@ -9,9 +9,11 @@ differences, both ends +-1 included), measured side by side in one run:
   share ``(q1, q2)`` come from cached Chebyshev proxies (``meanfield/engines/_bivariate_proxy.py``),
   so the quadrature rows are timed in three regimes, named in the output: **batch cold** (the
   proxy cache emptied before every run: each of the 4 ``(q1, q2)`` builds its proxy inside the
-  timed call; the c-map case), **batch warm** (the same call with the proxies cached: repeated
-  calls at fixed ``q``, as in fixed-point iterations) and **distinct** (values with all-distinct
-  ``(q1, q2)``, log-uniform in [0.5, 2]: no proxy applies, the direct rule's honest worst case);
+  timed call; the c-map case; ``(q1, q2)`` and ``(q2, q1)`` share one proxy, so 3 are built),
+  **batch warm** (the same call with the proxies cached: repeated calls at fixed ``q``, as in
+  fixed-point iterations) and **distinct** (values with all-distinct ``(q1, q2)``, log-uniform in
+  [0.5, 2]: no proxy applies, the direct rule's honest worst case; timed for ``auto`` too, which
+  uses the closed inner integral where there is one);
 * neural-tangents 0.6.5: analytic ``stax.Relu``, ``stax.Erf``, ``stax.Gelu`` and
   ``stax.ElementwiseNumerical(fn, deg=25)`` for tanh and SELU, run in a separate venv through
   ``benchmarks/_nt_kernels.py`` (jit-compiled, x64; NNGP and NTK of ``serial(Dense, act)``, the NTK
@@ -27,10 +29,11 @@ plainly relative (pairs with a reference below 1e-3 of the scale left out).
 
 Targets (issue 11): closed covariance <= 0.3 us/value; quadrature covariance <= 5 us/value at <= 1e-10;
 both faster than ElementwiseNumerical at 1000x smaller error. Expected from in-process timings on a
-loaded 2-core VM (benchmarks/quadrature_notes.md): batch cold ~1-3 us/value for the activations
-without kinks (polar-Fourier series) and ~2.5-10 us/value for those with a kink at 0 (theta proxy
-from the arc rule), batch warm ~0.2-0.5 us/value, distinct ~2-3 ms/value (the target is not met
-there: no proxy applies). The batch values' errors are those of
+quiet 2-core VM: batch cold ~1-2 us/value for the activations without kinks (polar-Fourier
+series) and ~1.5-4 us/value for those with a kink at 0 (theta proxy from the arc rule), batch warm
+~0.2-0.5 us/value; distinct ~2-3 ms/value with the quadrature engine (the target is not met there:
+no proxy applies), ~1 us (ReLU, erf), ~30 us (GELU), ~0.2 ms (SELU) with ``auto``'s closed inner
+integrals, ~2 ms for tanh (no closed form). The batch values' errors are those of
 the proxies (the reference points are read from the batch call's output).
 
 The nt venv (Python 3.11; these pins install there)::
@@ -167,7 +170,8 @@ def main():
         "builds its proxy inside the timed call: the c-map case); 'batch warm' = the same call again with "
         "the proxies cached (repeated calls at fixed q: fixed-point iterations); "
         f"'distinct' = {n_distinct} values with all-distinct (q1, q2), no proxy (direct rule: the honest worst "
-        "case; its error is the direct rule's at the reference points). 'auto' is timed cold.")
+        "case; its error is the direct rule's at the reference points; 'auto' uses the closed inner "
+        "integral where there is one). 'auto' is timed cold.")
     say(f"{'act':6} {'g':3} {'method':26} {'values':>7} {'median us':>10} {'min us':>10} {'max us':>10} "
         f"{'err_cs':>10} {'err_rel':>10}")
     for name, nt_key in ACTS.items():
@@ -194,10 +198,11 @@ def main():
             t = wall_times(lambda f=fn, g=act: f(g, *flat, method="quadrature"), repeats)  # cache from above
             rows["quadrature batch warm"] = (np.array(t) / flat[0].size * 1e6, flat[0].size,
                                              *rows["quadrature batch cold"][2:])
-            t = timed_cold(lambda f=fn, g=act: f(g, *spread, method="quadrature"), repeats)
-            clear_proxy_cache()
-            vals = fn(act, *[a[idx_ref] for a in flat], method="quadrature")  # < N_MIN_POLAR values: direct
-            rows["quadrature distinct"] = (np.array(t) / n_distinct * 1e6, n_distinct, *errors(vals, refs))
+            for method in ("auto", "quadrature"):
+                t = timed_cold(lambda f=fn, g=act, m=method: f(g, *spread, method=m), repeats)
+                clear_proxy_cache()
+                vals = fn(act, *[a[idx_ref] for a in flat], method=method)  # < N_MIN_POLAR values: direct
+                rows[f"{method} distinct"] = (np.array(t) / n_distinct * 1e6, n_distinct, *errors(vals, refs))
             if nt is not None:
                 n_vals = flat[0].size
                 t = nt[f"{nt_key}/times"] / n_vals * 1e6
@@ -220,7 +225,7 @@ def main():
                     f"{np.max(t):10.3g} {e_cs:10.2e} {e_rel:10.2e}")
             base = rows.get(f"nt {nt_key}")
             if base is not None:
-                for method in ("auto (batch cold)", "quadrature batch cold", "quadrature distinct"):
+                for method in ("auto (batch cold)", "quadrature batch cold", "auto distinct", "quadrature distinct"):
                     speed = np.median(base[0]) / np.median(rows[method][0])
                     say(f"{'':6} {'':3} ratio nt/{method}: time {speed:.3g}x, "
                         f"error {base[2] / max(rows[method][2], 1e-17):.3g}x")

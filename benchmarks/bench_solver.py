@@ -3,9 +3,11 @@
 Measured in one run on this machine:
 
 * meanfield, cold: the first solve of each family in a fresh process (SymPy derivation of the
-  closed forms, the cached scan of the constraint curve) and the first Table 5 analogue;
-* meanfield, warm: median wall time per solve of every problem kind, and of the whole table
-  (``parameter_table()``: 21 solves);
+  closed forms, the cached scan of the constraint curve), the first Table 5 analogue after them,
+  and the table alone in another fresh process; ``--cold-runs`` (5) processes each, median and
+  [min-max];
+* meanfield, warm: median [min-max] wall time per solve of every problem kind, and of the whole
+  table (``parameter_table()``: 21 solves);
 * naive: the same problems written the obvious way: every expectation is a
   ``scipy.integrate.quad`` over each half line, ``dphi/dq(1) = E[f'(z)^2 (z^2 - 1)]/2`` (score
   identity), the program eq. 11 is ``scipy.optimize.minimize(method="SLSQP")`` from a SELU-like
@@ -14,20 +16,22 @@ Measured in one run on this machine:
 
 Targets: <= 50 ms per solve and <= 2 s for the table, on this 2-core machine.
 
-Run:  python benchmarks/bench_solver.py [--reps 7] [--out PATH]
+The naive solves and the naive table are timed ``--naive-reps`` (5) times.
+
+Run:  OMP_NUM_THREADS=1 python benchmarks/bench_solver.py [--reps 7] [--cold-runs 5] [--out PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import math
 import os
 import platform
 import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 import scipy
@@ -144,43 +148,69 @@ def _spread(fn, reps):
     return statistics.median(times), min(times), max(times)
 
 
+_COLD_SCRIPT = r"""
+import json, subprocess, sys, time
+t = time.perf_counter()
+from meanfield.solver import parameter_table, solve
+out = {"import meanfield": time.perf_counter() - t}
+for family, eps in (("selu", None), ("dselu", 0.03), ("sselu", 0.03), ("lselu", 0.03)):
+    t = time.perf_counter()
+    solve(family, eps)
+    out["first solve " + family] = time.perf_counter() - t
+t = time.perf_counter()
+parameter_table()
+out["first table (after the four solves)"] = time.perf_counter() - t
+print(json.dumps(out))
+"""
+_TABLE_SCRIPT = (
+    "import time; from meanfield.solver import parameter_table; t = time.perf_counter(); parameter_table(); "
+    "print(time.perf_counter() - t)")
+_COLD_KEYS = ("import meanfield", "first solve selu", "first solve dselu", "first solve sselu", "first solve lselu",
+              "first table (after the four solves)", "table alone in a fresh process")
+
+
+def _cold_run():
+    """One fresh process for the first solves and the first table, another for the table alone."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    first = subprocess.run([sys.executable, "-c", _COLD_SCRIPT], capture_output=True, text=True, check=True,
+                           cwd=root)
+    alone = subprocess.run([sys.executable, "-c", _TABLE_SCRIPT], capture_output=True, text=True, check=True,
+                           cwd=root)
+    return {**json.loads(first.stdout.strip().splitlines()[-1]),
+            "table alone in a fresh process": float(alone.stdout.strip().splitlines()[-1])}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=7, help="repetitions per warm timing (median)")
     parser.add_argument("--naive-reps", type=int, default=5, help="repetitions of each naive solve (median)")
+    parser.add_argument("--cold-runs", type=int, default=5, help="fresh processes for the cold timings")
     parser.add_argument("--out", default=DEFAULT_OUT, help="where to write the results")
     args = parser.parse_args(argv)
 
-    t_import = time.perf_counter()
     import meanfield
     from meanfield.solver import TABLE_EPS, parameter_table, solve
-    t_import = time.perf_counter() - t_import
 
+    colds = [_cold_run() for _ in range(args.cold_runs)]
     lines = [
         f"bench_solver  {datetime.datetime.now().isoformat(timespec='seconds')}",
         f"meanfield {meanfield.__version__}, python {platform.python_version()}, numpy {np.__version__}, "
         f"scipy {scipy.__version__}",
-        f"CPU: {cpu_model()} ({os.cpu_count()} logical cores)",
-        f"import meanfield: {t_import:.3f} s",
+        f"CPU: {cpu_model()} ({os.cpu_count()} logical cores); threads: "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}",
         "",
-        "cold (first call in this process: SymPy derivation + cached curve scan)",
+        f"cold: {args.cold_runs} fresh processes, median [min-max] (SymPy derivation + cached curve scan in the "
+        "first solves; the table after them, and alone in another fresh process)",
     ]
-    cold = {}
-    for family, eps, kw in (("selu", None, {}), ("dselu", 0.03, {}), ("sselu", 0.03, {}), ("lselu", 0.03, {})):
-        t0 = time.perf_counter()
-        solve(family, eps, **kw)
-        cold[family] = time.perf_counter() - t0
-        lines.append(f"  first solve {family:<6} {cold[family] * 1e3:9.1f} ms")
-    t0 = time.perf_counter()
-    parameter_table()
-    after = time.perf_counter() - t0
-    lines.append(f"  first table (after the four solves above) {after:.3f} s")
-    code = ("import time; t = time.perf_counter(); from meanfield.solver import parameter_table; "
-            "t1 = time.perf_counter(); parameter_table(); t2 = time.perf_counter(); print(t1 - t, t2 - t1)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    t_imp, cold_table = map(float, out.stdout.split())
-    lines.append(f"  table in a fresh process: {cold_table:.3f} s (plus {t_imp:.3f} s to import meanfield)")
+    for key in _COLD_KEYS:
+        values = [run[key] for run in colds]
+        unit, scale = ("ms", 1e3) if key.startswith("first solve") else ("s", 1.0)
+        lines.append(f"  {key:<34} {statistics.median(values) * scale:9.3f} {unit} "
+                     f"[{min(values) * scale:.3f}-{max(values) * scale:.3f}]")
+    cold = {k.split()[-1]: statistics.median(run[k] for run in colds)
+            for k in _COLD_KEYS if k.startswith("first solve")}
+    cold_table = statistics.median(run["table alone in a fresh process"] for run in colds)
     lines.append("")
 
     header = (f"  {'problem':<28}{'meanfield ms':>13}{'[min-max]':>14}{'naive ms':>10}{'[min-max]':>12}"
@@ -203,12 +233,16 @@ def main(argv=None):
         print(lines[-1], flush=True)
 
     t_table, lo_table, hi_table = _spread(parameter_table, args.reps)
-    t0 = time.perf_counter()
-    naive_rows = [naive_solve("selu", None)]
-    for family, centralized in (("dselu", False), ("sselu", False), ("lselu", False),
-                                ("sselu", True), ("lselu", True)):
-        naive_rows += [naive_solve(family, e, centralized=centralized) for e in TABLE_EPS]
-    t_naive_table = time.perf_counter() - t0
+
+    def naive_table():
+        rows = [naive_solve("selu", None)]
+        for family, centralized in (("dselu", False), ("sselu", False), ("lselu", False),
+                                    ("sselu", True), ("lselu", True)):
+            rows += [naive_solve(family, e, centralized=centralized) for e in TABLE_EPS]
+        return rows
+
+    naive_rows = naive_table()
+    t_naive_table, lo_naive_table, hi_naive_table = _spread(naive_table, args.naive_reps)
     table = parameter_table()
     n_table = len(table)
     naive_worst_res = max(max(map(abs, r)) for _, r, _ in naive_rows)
@@ -217,7 +251,8 @@ def main(argv=None):
         "",
         f"whole table ({n_table} solves): meanfield {t_table:.3f} s (median of {args.reps}, "
         f"[{lo_table:.3f}-{hi_table:.3f}]), "
-        f"naive {t_naive_table:.1f} s ({t_naive_table / t_table:.0f}x)",
+        f"naive {t_naive_table:.1f} s (median of {args.naive_reps}, [{lo_naive_table:.1f}-{hi_naive_table:.1f}]; "
+        f"ratio of medians {t_naive_table / t_table:.0f}x)",
         f"  meanfield max|residual| over the table {max(s.max_residual for s in table):.1e}; "
         f"naive {naive_worst_res:.1e}; max |gamma1 difference| naive vs meanfield {naive_gap:.1e}",
         "",
