@@ -163,6 +163,9 @@ def main():
     say(f"bench_correlations  cpu: {cpu_model()}  python {platform.python_version()}  numpy {np.__version__} "
         f"scipy {scipy.__version__}  threads OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
     say(f"nt venv: {' '.join(map(str, nt['versions'])) + ' neural-tangents 0.6.5' if nt else 'not found'}")
+    say("baselines: scipy nested quad = scipy.integrate.quad over z2 (split at the moving kink) inside quad "
+        "over z1, scalar math-module integrand, epsabs 0, epsrel 1e-12; nt = neural-tangents 0.6.5 stax "
+        "kernels (analytic, or ElementwiseNumerical deg 25), jit-compiled, x64, JAX_PLATFORMS=cpu")
     say(f"values: {flat[0].size} pairs of {n_angles} inputs (4 distinct (q1, q2)), {n_scipy} (scipy nested, "
         f"timed together); errors on {n_ref} values ({n_scipy} for scipy); times: median, min and max of "
         f"{repeats} runs, us/value; ratios of medians")
