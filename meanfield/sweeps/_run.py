@@ -350,8 +350,11 @@ def _run_tasks(client, plan, todo, results, store, progress, timeout, n_total):
 def _worker_threads(client):
     """Threads of the cluster's workers (at least 1): how many tasks run at once."""
     try:
-        workers = client.scheduler_info()["workers"].values()
-        return max(1, sum(int(w.get("nthreads", 1)) for w in workers))
+        info = client.scheduler_info()
+        total = info.get("total_threads")
+        if total is None:  # older distributed: per-worker entries only
+            total = sum(int(w.get("nthreads", 1)) for w in info["workers"].values())
+        return max(1, int(total))
     except Exception:  # noqa: BLE001 - only a grouping hint
         return 1
 
