@@ -218,6 +218,18 @@ def test_failure_inside_a_group_of_tiny_tasks_is_its_own(client, monkeypatch):
                                          weight_var=wv, width=width, **TINY)
 
 
+def test_local_cluster_workers_run_without_the_statistical_profiler(client):
+    # start_local_cluster's setting reaches every worker process (the nannies pass it on)
+    import dask
+
+    from meanfield.sweeps._run import LOCAL_CLUSTER_CONFIG
+
+    assert LOCAL_CLUSTER_CONFIG == {"distributed.worker.profile.enabled": False}
+    seen = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+    assert len(seen) == 2 and not any(seen.values())
+    assert dask.config.get("distributed.worker.profile.enabled")  # this process's config is untouched
+
+
 def test_group_tasks_keeps_order_and_bounds():
     from meanfield.sweeps._tasks import GROUP_SECONDS, estimated_seconds, group_tasks
 
