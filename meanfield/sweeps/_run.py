@@ -282,7 +282,7 @@ def _run_tasks(client, plan, todo, results, store, progress, timeout, n_total):
     """Submit ``todo``, store results as they arrive, checkpoint; return the failures."""
     from distributed import as_completed
 
-    from meanfield.sweeps._tasks import estimated_seconds, group_tasks, run_group
+    from meanfield.sweeps._tasks import estimated_seconds, failed_outcome, group_tasks, run_group
 
     bar = _progress_bar(progress, len(todo), n_total)
     token = plan.token
@@ -323,7 +323,7 @@ def _run_tasks(client, plan, todo, results, store, progress, timeout, n_total):
                 try:
                     outcomes[future.key] = future.result()
                 except Exception as exc:  # noqa: BLE001 - e.g. the group's worker died too often
-                    outcomes[future.key] = [{"result": None, "error": f"{type(exc).__name__}: {exc}"}] * len(group)
+                    outcomes[future.key] = [failed_outcome(exc)] * len(group)
             for task, outcome in zip(group, outcomes[future.key], strict=True):
                 if outcome["error"] is None:
                     results.add(task, outcome["result"])

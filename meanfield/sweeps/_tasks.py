@@ -4,8 +4,8 @@ Kept free of Dask, xarray and the client's state: a task is a plain dict (the ac
 spec, the simulate arguments and the seed) and its result plain NumPy arrays, so the result is
 exactly ``simulate(act, seed=seed, **kwargs)`` computed in the worker process.
 
-Dask costs a few milliseconds per task of its own (scheduler, transfers; ~3 ms measured on a
-2-core machine). Tasks estimated below :data:`GROUP_SECONDS` therefore travel in groups: one Dask
+Dask costs milliseconds per task of its own (scheduler, transfers; benchmarks/bench_sweep.py
+measures it beside plain Dask). Tasks estimated below :data:`GROUP_SECONDS` therefore travel in groups: one Dask
 task runs several (case, seed) tasks one after the other (:func:`run_group`), each with its own
 seed, result and error, so grouping changes no result, no failure report and no resume; a
 group lost with a worker is rerun whole. Tasks of realistic size (depth 200, width 500: seconds)
@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 
-__all__ = ["GROUP_SECONDS", "GROUPS_PER_WORKER", "estimated_seconds", "group_tasks", "record_names",
-           "run_group", "run_task", "theory_fields"]
+__all__ = ["GROUP_SECONDS", "GROUPS_PER_WORKER", "estimated_seconds", "failed_outcome", "group_tasks",
+           "record_names", "run_group", "run_task", "theory_fields"]
 
 #: Consecutive tasks share one Dask task while their estimated seconds add up to at most this.
 GROUP_SECONDS = 0.05
@@ -77,8 +77,13 @@ def run_group(tasks):
         try:
             outcomes.append({"result": run_task(task), "error": None})
         except Exception as exc:  # noqa: BLE001 - reported per task, with its case, by the client
-            outcomes.append({"result": None, "error": f"{type(exc).__name__}: {exc}"})
+            outcomes.append(failed_outcome(exc))
     return outcomes
+
+
+def failed_outcome(exc):
+    """A task's outcome for the exception ``exc``: ``{"result": None, "error": "Type: message"}``."""
+    return {"result": None, "error": f"{type(exc).__name__}: {exc}"}
 
 
 def estimated_seconds(task):
